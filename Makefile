@@ -1,0 +1,38 @@
+# Parley developer commands. The README's two set-up commands are `make serve` and `make test`;
+# both install everything first (Debian packages and a virtual environment in .venv).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install serve test lint protos proto-baseline clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-system.sh
+	bash scripts/install-system.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+serve: install
+	$(BIN)/parley serve
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/buf lint
+
+protos: install
+	$(BIN)/python -m tools.genproto
+
+# Only after a deliberate, announced breaking change to the v1 contract.
+proto-baseline: install
+	$(BIN)/buf build --exclude-source-info -o protos/baseline.binpb
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""The ``parley`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from parley import __version__
+from parley.launch import add_server_arguments, run_server
+
+DEFAULT_PORT = 50051
+
+
+def _all_services():
+    # Imported here so that `parley --help` stays instant.
+    from services.rooms.servicer import service as rooms
+    from services.stt.servicer import service as stt
+    from services.translate.servicer import service as translate
+    from services.tts.servicer import service as tts
+
+    return [rooms, stt, translate, tts]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley", description="Parley: real-time speech translation over gRPC."
+    )
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run all four services in one process",
+        description="Runs RoomService, SpeechToTextService, TranslationService and "
+        "TextToSpeechService in one process on one port, with the embedded defaults.",
+    )
+    add_server_arguments(serve, DEFAULT_PORT)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return run_server(args, _all_services(), DEFAULT_PORT)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
+
+
+if __name__ == "__main__":
+    sys.exit(main())

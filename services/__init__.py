@@ -1,0 +1,2 @@
+"""The four Parley services, each runnable alone (``python -m services.<name>``) or together
+(``parley serve``)."""

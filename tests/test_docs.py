@@ -1,0 +1,21 @@
+"""The README stays true to the code."""
+
+from __future__ import annotations
+
+from parley.server import ServerConfig
+from parley.settings import describe
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_setting_is_in_the_readme_with_its_default():
+    for flag, env, default, _help in describe(ServerConfig):
+        row = next((line for line in README.splitlines() if f"`{env}`" in line), None)
+        assert row, f"{env} is missing from the README's configuration table"
+        assert f"`{flag}`" in row and f"`{default}`" in row, row
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert f"\n{ci}\n" in README
