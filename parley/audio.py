@@ -1,0 +1,151 @@
+"""Audio conversion shared by the services: decoding, mixing down, resampling, encoding.
+
+Everything inside Parley is mono float32 in [-1, 1]. Raw PCM arrives in chunks of any size
+(:class:`PcmDecoder` joins samples split between chunks); rates are converted with soxr
+(:class:`StreamResampler` for streams, :func:`resample` for clips); WAV goes through soundfile.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+import soxr
+
+from parley.errors import InvalidInput
+
+LINEAR16 = "linear16"
+FLOAT32 = "float32"
+WAV = "wav"
+ENCODINGS = (LINEAR16, FLOAT32, WAV)
+MIN_RATE, MAX_RATE = 8_000, 192_000
+MAX_CHANNELS = 8
+_SAMPLE_BYTES = {LINEAR16: 2, FLOAT32: 4}
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """Encoding, rate and channel count of audio bytes.
+
+    Attributes:
+        encoding: ``linear16`` (s16le), ``float32`` (f32le) or ``wav`` (a whole file).
+        sample_rate: samples per second per channel.
+        channels: interleaved channels.
+    """
+
+    encoding: str = LINEAR16
+    sample_rate: int = 16_000
+    channels: int = 1
+
+    def validate(self, *, streaming: bool) -> AudioFormat:
+        """Returns self if the format is usable, else raises :class:`InvalidInput`."""
+        if self.encoding not in ENCODINGS:
+            raise InvalidInput(f"unsupported audio encoding {self.encoding!r}")
+        if streaming and self.encoding == WAV:
+            raise InvalidInput("WAV is a file format: stream LINEAR16 or FLOAT32 instead")
+        if self.encoding != WAV and not MIN_RATE <= self.sample_rate <= MAX_RATE:
+            raise InvalidInput(
+                f"sample rate {self.sample_rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz"
+            )
+        if self.encoding != WAV and not 1 <= self.channels <= MAX_CHANNELS:
+            raise InvalidInput(f"{self.channels} channels: 1 to {MAX_CHANNELS} are accepted")
+        return self
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one sample across all channels (raw encodings only)."""
+        return _SAMPLE_BYTES[self.encoding] * self.channels
+
+
+def _to_float(raw: bytes, fmt: AudioFormat) -> np.ndarray:
+    if fmt.encoding == LINEAR16:
+        samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    else:
+        samples = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0).clip(-1.0, 1.0)
+    if fmt.channels > 1:
+        samples = samples.reshape(-1, fmt.channels).mean(axis=1, dtype=np.float32)
+    return samples
+
+
+class PcmDecoder:
+    """Turns raw PCM chunks of any size into mono float32, joining split samples."""
+
+    def __init__(self, fmt: AudioFormat) -> None:
+        self.format = fmt.validate(streaming=True)
+        self._pending = b""
+
+    def feed(self, data: bytes) -> np.ndarray:
+        """Decodes ``data``; bytes of an incomplete sample wait for the next chunk."""
+        data = self._pending + data
+        usable = len(data) - len(data) % self.format.frame_bytes
+        self._pending = data[usable:]
+        return _to_float(data[:usable], self.format)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of an incomplete sample still waiting (dropped if the stream ends here)."""
+        return len(self._pending)
+
+
+class StreamResampler:
+    """Converts a mono float32 stream from one rate to another, chunk by chunk."""
+
+    def __init__(self, in_rate: int, out_rate: int) -> None:
+        self.in_rate, self.out_rate = in_rate, out_rate
+        self._stream = (
+            None if in_rate == out_rate else soxr.ResampleStream(in_rate, out_rate, 1, "float32")
+        )
+
+    def process(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
+        """Resamples the next chunk; ``last`` flushes what the filter holds back."""
+        if self._stream is None:
+            return samples
+        return self._stream.resample_chunk(samples, last=last)
+
+
+def resample(samples: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
+    """Resamples a whole mono clip."""
+    if in_rate == out_rate or samples.size == 0:
+        return samples.astype(np.float32, copy=False)
+    return soxr.resample(samples, in_rate, out_rate).astype(np.float32, copy=False)
+
+
+def decode_clip(data: bytes, fmt: AudioFormat) -> tuple[np.ndarray, int]:
+    """Decodes a whole clip to (mono float32 samples, sample rate).
+
+    Raises:
+        InvalidInput: for an unusable format, a broken WAV file or a partial sample.
+    """
+    fmt.validate(streaming=False)
+    if fmt.encoding == WAV:
+        try:
+            samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise InvalidInput(f"not a readable WAV file: {exc}") from exc
+        return samples.mean(axis=1, dtype=np.float32), int(rate)
+    if len(data) % fmt.frame_bytes:
+        raise InvalidInput(
+            f"{len(data)} bytes is not a whole number of {fmt.encoding} samples "
+            f"({fmt.frame_bytes} bytes per sample over {fmt.channels} channel(s))"
+        )
+    return _to_float(data, fmt), fmt.sample_rate
+
+
+def encode(samples: np.ndarray, fmt: AudioFormat) -> bytes:
+    """Encodes mono float32 samples (already at ``fmt.sample_rate``) as ``fmt.encoding``."""
+    samples = np.clip(samples, -1.0, 1.0)
+    if fmt.encoding == LINEAR16:
+        return (samples * 32767.0).round().astype("<i2").tobytes()
+    if fmt.encoding == FLOAT32:
+        return samples.astype("<f4").tobytes()
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, fmt.sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def duration_s(samples: np.ndarray, rate: int) -> float:
+    """Length of a mono clip in seconds."""
+    return samples.shape[0] / rate
