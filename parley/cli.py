@@ -14,10 +14,10 @@ DEFAULT_PORT = 50051
 
 def _all_services():
     # Imported here so that `parley --help` stays instant.
-    from services.rooms.servicer import service as rooms
-    from services.stt.servicer import service as stt
-    from services.translate.servicer import service as translate
-    from services.tts.servicer import service as tts
+    from services.rooms.servicer import ENTRY as rooms
+    from services.stt.servicer import ENTRY as stt
+    from services.translate.servicer import ENTRY as translate
+    from services.tts.servicer import ENTRY as tts
 
     return [rooms, stt, translate, tts]
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs RoomService, SpeechToTextService, TranslationService and "
         "TextToSpeechService in one process on one port, with the embedded defaults.",
     )
-    add_server_arguments(serve, DEFAULT_PORT)
+    add_server_arguments(serve, DEFAULT_PORT, _all_services())
     return parser
 
 

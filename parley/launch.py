@@ -5,34 +5,62 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from parley import logs
 from parley.server import ServerConfig, ServerError, Service, serve
 from parley.settings import SettingsError, add_arguments, resolve
 
-ServiceFactory = Callable[[], Service]
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """How a launcher builds one service.
+
+    Attributes:
+        build: makes the Service; called with the resolved settings instance when ``settings``
+            is set, else with no argument.
+        settings: the service's settings dataclass (its fields become flags and environment
+            variables), or None.
+    """
+
+    build: Callable[..., Service]
+    settings: type | None = None
+
+    def make(self, args: argparse.Namespace | None = None) -> Service:
+        if self.settings is None:
+            return self.build()
+        return self.build(resolve(self.settings, args))
 
 
-def add_server_arguments(parser: argparse.ArgumentParser, port: int) -> None:
-    """Adds the server's flags, with ``port`` as the default port."""
+def add_server_arguments(
+    parser: argparse.ArgumentParser, port: int, entries: Sequence[ServiceEntry] = ()
+) -> None:
+    """Adds the server's flags, with ``port`` as the default port, and each service's."""
     add_arguments(parser, ServerConfig, defaults={"port": port})
+    seen: set[type] = set()
+    for entry in entries:
+        if entry.settings and entry.settings not in seen:
+            seen.add(entry.settings)
+            add_arguments(parser, entry.settings)
 
 
 def run_server(
     args: argparse.Namespace,
-    factories: Sequence[ServiceFactory],
+    entries: Sequence[ServiceEntry],
     port: int,
 ) -> int:
-    """Resolves the server settings from ``args`` and the environment, then serves until a
-    signal. Returns the process exit code."""
+    """Resolves the settings from ``args`` and the environment, then serves until a signal.
+    Returns the process exit code."""
     try:
         config = resolve(ServerConfig, args, defaults={"port": port})
+        logs.configure(config.log_level, config.log_format)
+        services = [entry.make(args) for entry in entries]
     except SettingsError as exc:
         print(f"error: {exc}")
         return 2
-    logs.configure(config.log_level, config.log_format)
     try:
-        asyncio.run(serve([make() for make in factories], config))
+        asyncio.run(serve(services, config))
     except ServerError as exc:
         logs.get_logger("parley").error(str(exc))
         return 1
@@ -43,12 +71,12 @@ def main(
     argv: Sequence[str] | None,
     *,
     prog: str,
-    description: str,
-    factories: Sequence[ServiceFactory],
+    description: str | None,
+    entries: Sequence[ServiceEntry],
     port: int,
 ) -> int:
     """Entry point of ``python -m services.<name>``."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    add_server_arguments(parser, port)
-    args = parser.parse_args(argv)
-    return run_server(args, factories, port)
+    add_server_arguments(parser, port, entries)
+    args: Any = parser.parse_args(argv)
+    return run_server(args, entries, port)

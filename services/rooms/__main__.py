@@ -5,7 +5,7 @@ import sys
 import services.rooms
 from parley.launch import main
 from services.rooms import DEFAULT_PORT
-from services.rooms.servicer import service
+from services.rooms.servicer import ENTRY
 
 if __name__ == "__main__":
     sys.exit(
@@ -13,7 +13,7 @@ if __name__ == "__main__":
             None,
             prog="python -m services.rooms",
             description=services.rooms.__doc__,
-            factories=[service],
+            entries=[ENTRY],
             port=DEFAULT_PORT,
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from parley.launch import ServiceEntry
 from parley.rpc import not_implemented
 from parley.server import Service
 from parley.v1 import rooms_pb2_grpc
@@ -36,3 +37,6 @@ def service() -> Service:
         name=SERVICE_NAME,
         register=lambda server: rooms_pb2_grpc.add_RoomServiceServicer_to_server(servicer, server),
     )
+
+
+ENTRY = ServiceEntry(build=service)

@@ -5,7 +5,7 @@ import sys
 import services.stt
 from parley.launch import main
 from services.stt import DEFAULT_PORT
-from services.stt.servicer import service
+from services.stt.servicer import ENTRY
 
 if __name__ == "__main__":
     sys.exit(
@@ -13,7 +13,7 @@ if __name__ == "__main__":
             None,
             prog="python -m services.stt",
             description=services.stt.__doc__,
-            factories=[service],
+            entries=[ENTRY],
             port=DEFAULT_PORT,
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from parley.launch import ServiceEntry
 from parley.rpc import not_implemented
 from parley.server import Service
 from parley.v1 import stt_pb2_grpc
@@ -32,3 +33,6 @@ def service() -> Service:
             servicer, server
         ),
     )
+
+
+ENTRY = ServiceEntry(build=service)

@@ -5,7 +5,7 @@ import sys
 import services.translate
 from parley.launch import main
 from services.translate import DEFAULT_PORT
-from services.translate.servicer import service
+from services.translate.servicer import ENTRY
 
 if __name__ == "__main__":
     sys.exit(
@@ -13,7 +13,7 @@ if __name__ == "__main__":
             None,
             prog="python -m services.translate",
             description=services.translate.__doc__,
-            factories=[service],
+            entries=[ENTRY],
             port=DEFAULT_PORT,
         )
     )

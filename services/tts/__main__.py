@@ -5,7 +5,7 @@ import sys
 import services.tts
 from parley.launch import main
 from services.tts import DEFAULT_PORT
-from services.tts.servicer import service
+from services.tts.servicer import ENTRY
 
 if __name__ == "__main__":
     sys.exit(
@@ -13,7 +13,7 @@ if __name__ == "__main__":
             None,
             prog="python -m services.tts",
             description=services.tts.__doc__,
-            factories=[service],
+            entries=[ENTRY],
             port=DEFAULT_PORT,
         )
     )
