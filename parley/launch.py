@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parley import logs
+from parley.errors import ParleyError
 from parley.server import ServerConfig, ServerError, Service, serve
 from parley.settings import SettingsError, add_arguments, resolve
 
@@ -56,7 +57,7 @@ def run_server(
         config = resolve(ServerConfig, args, defaults={"port": port})
         logs.configure(config.log_level, config.log_format)
         services = [entry.make(args) for entry in entries]
-    except SettingsError as exc:
+    except (SettingsError, ParleyError) as exc:
         print(f"error: {exc}")
         return 2
     try:

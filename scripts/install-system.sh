@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Parley needs (engines, audio tools, test servers).
+# Installs the Debian packages Parley needs (engines, voices, audio tools).
 # Idempotent: packages already present are not fetched again, and apt-get update runs only when
 # something is missing. Runs as root, or through sudo when it is available.
 set -euo pipefail
 
 # Each package earns its place; the comment says which feature needs it.
 PACKAGES=(
+  # SVOX Pico voices (TTS engine for en, es, fr, de, it; pico2wave speaks test audio). non-free.
+  libttspico0 libttspico-data libttspico-utils
 )
 
-if [ ${#PACKAGES[@]} -eq 0 ]; then
-  exit 0
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
 fi
 
 missing=()
@@ -19,12 +22,40 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-system: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  SUDO=sudo
+if [ -n "$SUDO" ] && ! command -v sudo >/dev/null; then
+  echo "install-system: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
 fi
+
+# Pico lives in Debian's non-free component. Enable it in a file of our own, reusing the mirror
+# and suites of the system's main Debian source, without touching the system's own files.
+enable_non_free() {
+  local target=/etc/apt/sources.list.d/parley-non-free.sources
+  [ -f "$target" ] && return 0
+  if grep -rqsE '^[^#]*[[:space:]]non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    return 0
+  fi
+  local stanza=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    # The first deb822 stanza whose suites are not the security ones.
+    stanza=$(awk 'BEGIN{RS=""; FS="\n"} $0 !~ /security/ && $0 ~ /Suites:/ {print; exit}' \
+      /etc/apt/sources.list.d/debian.sources | grep -E '^(Types|URIs|Suites|Signed-By):')
+    stanza="$stanza"$'\nComponents: non-free'
+  elif [ -f /etc/apt/sources.list ]; then
+    local line
+    line=$(grep -E '^deb[[:space:]]' /etc/apt/sources.list | grep -v security | head -n 1)
+    read -r _ uri suite _ <<<"$line"
+    stanza=$'Types: deb\nURIs: '"$uri"$'\nSuites: '"$suite"$'\nComponents: non-free'
+  fi
+  if [ -z "$stanza" ]; then
+    echo "install-system: cannot find the system's Debian source to enable non-free" >&2
+    return 1
+  fi
+  printf '%s\n' "$stanza" | $SUDO tee "$target" >/dev/null
+  echo "install-system: enabled Debian non-free in $target"
+}
+
+enable_non_free
 echo "install-system: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

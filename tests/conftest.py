@@ -43,7 +43,14 @@ def start_process(args: list[str], timeout: float = 30.0, env: dict | None = Non
 
     The port is read from the JSON ``server started`` log line.
     """
-    full_env = {**os.environ, "PARLEY_HOST": "127.0.0.1", "PARLEY_PORT": "0", **(env or {})}
+    full_env = {
+        **os.environ,
+        "PARLEY_HOST": "127.0.0.1",
+        "PARLEY_PORT": "0",
+        # Servers in these tests answer about themselves; none needs a model in memory.
+        "PARLEY_STT_PRELOAD": "lazy",
+        **(env or {}),
+    }
     full_env["PARLEY_LOG_FORMAT"] = "json"
     process = subprocess.Popen(
         args, cwd=ROOT, env=full_env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True

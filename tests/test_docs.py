@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
 from parley.server import ServerConfig
 from parley.settings import describe
+from services.stt.config import SttConfig
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 
 
-def test_every_setting_is_in_the_readme_with_its_default():
-    for flag, env, default, _help in describe(ServerConfig):
+@pytest.mark.parametrize("settings", [ServerConfig, SttConfig])
+def test_every_setting_is_in_the_readme_with_its_default(settings):
+    for flag, env, default, _help in describe(settings):
         row = next((line for line in README.splitlines() if f"`{env}`" in line), None)
         assert row, f"{env} is missing from the README's configuration table"
         assert f"`{flag}`" in row and f"`{default}`" in row, row

@@ -1,38 +1,256 @@
-"""The SpeechToTextService servicer: maps gRPC calls onto the engines."""
+"""The SpeechToTextService servicer: the only STT module that knows gRPC."""
 
 from __future__ import annotations
 
-import grpc
+import asyncio
+import time
+from collections.abc import AsyncIterator
 
+import grpc
+import numpy as np
+from google.protobuf.duration_pb2 import Duration
+
+from parley import audio
+from parley.errors import InvalidInput, OutOfOrder, ParleyError
 from parley.launch import ServiceEntry
-from parley.rpc import not_implemented
+from parley.logs import get_logger
+from parley.rpc import abort_with, audio_format_from_proto
 from parley.server import Service
-from parley.v1 import stt_pb2_grpc
+from parley.v1 import stt_pb2, stt_pb2_grpc
 from services.stt import SERVICE_NAME
+from services.stt.config import SttConfig
+from services.stt.endpointer import Endpointer, EndpointingOptions, UtteranceEnded
+from services.stt.engine import SAMPLE_RATE, TRANSCRIBE, TRANSLATE, RecognitionOptions
+from services.stt.registry import ModelRegistry
+from services.stt.stream import FINALIZE, Activity, Hypothesis, RecognitionStream, StreamSettings
+
+log = get_logger(__name__)
+
+
+def _duration(samples: int | float, rate: int = SAMPLE_RATE) -> Duration:
+    message = Duration()
+    message.FromNanoseconds(int(samples * 1_000_000_000 // rate))
+    return message
+
+
+def _seconds(value: float) -> Duration:
+    return _duration(value, 1)
 
 
 class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
-    """Answers every method with UNIMPLEMENTED until the engines land."""
+    """Maps the API onto the model registry and recognition streams."""
 
-    async def StreamingRecognize(self, request_iterator, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "StreamingRecognize")
+    def __init__(self, config: SttConfig, registry: ModelRegistry) -> None:
+        self._config = config
+        self._registry = registry
 
-    async def Recognize(self, request, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "Recognize")
+    def settings(self, config: stt_pb2.RecognitionConfig) -> StreamSettings:
+        """Validates a RecognitionConfig into stream settings.
 
-    async def ListModels(self, request, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "ListModels")
+        Raises:
+            InvalidInput: for an unknown model or language, a bad format or bad endpointing.
+        """
+        model = config.model or self._registry.default
+        engine = self._registry.get(model)
+        task = (
+            TRANSLATE
+            if config.task == stt_pb2.RECOGNITION_TASK_TRANSLATE_TO_ENGLISH
+            else TRANSCRIBE
+        )
+        options = RecognitionOptions(
+            language=config.language.strip().lower() or None,
+            task=task,
+            word_timestamps=config.word_timestamps,
+            candidate_languages=tuple(c.strip().lower() for c in config.candidate_languages),
+            prompt=config.prompt or None,
+        )
+        engine.check(options)
+        ep = config.endpointing
+        if min(ep.min_silence_ms, ep.max_utterance_ms, ep.min_speech_ms) < 0 or not (
+            0 <= ep.speech_threshold < 1
+        ):
+            raise InvalidInput("endpointing values must be positive; speech_threshold in (0, 1)")
+        endpointing = EndpointingOptions(
+            min_silence_ms=ep.min_silence_ms or self._config.min_silence_ms,
+            max_utterance_ms=ep.max_utterance_ms or self._config.max_utterance_ms,
+            threshold=ep.speech_threshold or 0.5,
+            min_speech_ms=ep.min_speech_ms or 250,
+            early_ms=self._config.early_ms,
+        )
+        if endpointing.max_utterance_ms < 1000:
+            raise InvalidInput("endpointing.max_utterance_ms must be at least 1000")
+        return StreamSettings(
+            model=model,
+            options=options,
+            endpointing=endpointing,
+            audio_format=audio_format_from_proto(config.audio_format),
+            interim_results=config.interim_results,
+            speech_events=config.speech_events,
+            partial_interval_ms=self._config.partial_interval_ms,
+        )
+
+    def _result(self, h: Hypothesis, model: str) -> stt_pb2.RecognitionResult:
+        t = h.transcript
+        return stt_pb2.RecognitionResult(
+            utterance_id=f"u{h.index}",
+            is_final=h.is_final,
+            stability=h.stability,
+            text=t.text,
+            language=t.language,
+            language_probability=t.language_probability,
+            start_offset=_duration(h.start),
+            end_offset=_duration(h.end),
+            words=[
+                stt_pb2.WordInfo(
+                    word=w.word,
+                    start_offset=_duration(h.start + w.start * SAMPLE_RATE),
+                    end_offset=_duration(h.start + w.end * SAMPLE_RATE),
+                    probability=w.probability,
+                )
+                for w in t.words
+            ],
+            model=model,
+            processing_time=_seconds(h.seconds),
+        )
+
+    async def StreamingRecognize(
+        self,
+        request_iterator: AsyncIterator[stt_pb2.StreamingRecognizeRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[stt_pb2.StreamingRecognizeResponse]:
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        try:
+            if not first.HasField("config"):
+                raise OutOfOrder("the first message must be a RecognitionConfig")
+            settings = self.settings(first.config)
+            stream = RecognitionStream(settings, self._registry)
+            async for event in stream.run(_inputs(request_iterator)):
+                if isinstance(event, Activity):
+                    kind = (
+                        stt_pb2.SPEECH_EVENT_TYPE_SPEECH_STARTED
+                        if event.started
+                        else stt_pb2.SPEECH_EVENT_TYPE_SPEECH_ENDED
+                    )
+                    yield stt_pb2.StreamingRecognizeResponse(
+                        speech_event=stt_pb2.SpeechEvent(
+                            type=kind,
+                            utterance_id=f"u{event.index}",
+                            offset=_duration(event.offset),
+                        )
+                    )
+                else:
+                    yield stt_pb2.StreamingRecognizeResponse(
+                        result=self._result(event, settings.model)
+                    )
+        except ParleyError as exc:
+            await abort_with(context, exc)
+
+    async def Recognize(
+        self, request: stt_pb2.RecognizeRequest, context: grpc.aio.ServicerContext
+    ) -> stt_pb2.RecognizeResponse:
+        started = time.perf_counter()
+        try:
+            settings = self.settings(request.config)
+            samples, rate = audio.decode_clip(request.audio, settings.audio_format)
+            samples = await asyncio.to_thread(audio.resample, samples, rate, SAMPLE_RATE)
+            utterances = await asyncio.to_thread(_split, samples, settings.endpointing)
+            timed = await asyncio.gather(
+                *(
+                    self._registry.recognize(settings.model, u.audio, settings.options)
+                    for u in utterances
+                )
+            )
+        except ParleyError as exc:
+            await abort_with(context, exc)
+        results = [
+            self._result(
+                Hypothesis(u.index, True, 1.0, t.value, u.start, u.end, t.seconds), settings.model
+            )
+            for u, t in zip(utterances, timed, strict=True)
+            if t.value.text
+        ]
+        return stt_pb2.RecognizeResponse(
+            results=results,
+            audio_duration=_duration(samples.shape[0]),
+            processing_time=_seconds(time.perf_counter() - started),
+        )
+
+    async def ListModels(
+        self, request: stt_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> stt_pb2.ListModelsResponse:
+        return stt_pb2.ListModelsResponse(
+            models=[
+                stt_pb2.ModelInfo(
+                    name=d.name,
+                    engine=d.engine,
+                    languages=d.languages,
+                    multilingual=d.multilingual,
+                    supports_translation=d.supports_translation,
+                    loaded=loaded,
+                    source=d.source,
+                    description=d.description,
+                )
+                for d, loaded in self._registry.describe()
+            ],
+            default_model=self._registry.default,
+        )
 
 
-def service() -> Service:
-    """The service as a server hosts it."""
-    servicer = SpeechToTextServicer()
+def _split(samples: np.ndarray, options: EndpointingOptions) -> list[UtteranceEnded]:
+    """The utterances of a whole clip."""
+    endpointer = Endpointer(options)
+    events = [*endpointer.feed(samples), *endpointer.flush()]
+    return [e for e in events if isinstance(e, UtteranceEnded)]
+
+
+async def _inputs(
+    requests: AsyncIterator[stt_pb2.StreamingRecognizeRequest],
+) -> AsyncIterator[object]:
+    """Audio bytes and FINALIZE markers from the requests after the config."""
+    async for request in requests:
+        kind = request.WhichOneof("request")
+        if kind == "audio":
+            if request.audio.data:
+                yield request.audio.data
+        elif kind == "finalize":
+            yield FINALIZE
+        elif kind == "config":
+            raise OutOfOrder("a RecognitionConfig may only be the first message of a stream")
+        else:
+            raise InvalidInput("empty StreamingRecognizeRequest: send audio or finalize")
+
+
+def service(config: SttConfig) -> Service:
+    """The service as a server hosts it, with its models per ``config``."""
+    registry = ModelRegistry(config)
+    servicer = SpeechToTextServicer(config, registry)
+    background: set[asyncio.Task] = set()
+
+    async def start() -> None:
+        if config.preload == "start":
+            await registry.load()
+        elif config.preload == "background":
+            task = asyncio.create_task(_preload(registry))
+            background.add(task)
+            task.add_done_callback(background.discard)
+
     return Service(
         name=SERVICE_NAME,
         register=lambda server: stt_pb2_grpc.add_SpeechToTextServiceServicer_to_server(
             servicer, server
         ),
+        start=start,
+        stop=registry.close,
     )
 
 
-ENTRY = ServiceEntry(build=service)
+async def _preload(registry: ModelRegistry) -> None:
+    try:
+        await registry.load()
+    except ParleyError as exc:
+        log.error("default model could not be preloaded", error=str(exc))
+
+
+ENTRY = ServiceEntry(build=service, settings=SttConfig)

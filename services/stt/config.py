@@ -1,0 +1,103 @@
+"""Settings of the SpeechToTextService."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parley.settings import option
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    """Speech-to-text: models, loading and endpointing defaults."""
+
+    default_model: str = field(
+        default="whisper-base",
+        metadata=option("PARLEY_STT_MODEL", "model used when a request names none"),
+    )
+    models: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_STT_MODELS",
+            "extra Whisper models as name=folder-or-hub-id, comma-separated "
+            "(CTranslate2 format; a hub id needs a machine that is online)",
+        ),
+    )
+    preload: str = field(
+        default="background",
+        metadata=option(
+            "PARLEY_STT_PRELOAD",
+            "when to load the default model: at start (start), in the background once "
+            "serving (background), or on first use (lazy)",
+            choices=("start", "background", "lazy"),
+        ),
+    )
+    device: str = field(
+        default="auto",
+        metadata=option(
+            "PARLEY_STT_DEVICE",
+            "cpu, cuda, or auto (cuda when present)",
+            choices=("auto", "cpu", "cuda"),
+        ),
+    )
+    compute_type: str = field(
+        default="auto",
+        metadata=option(
+            "PARLEY_STT_COMPUTE_TYPE",
+            "CTranslate2 compute type; auto means int8 on CPU and float16 on CUDA",
+        ),
+    )
+    cpu_threads: int = field(
+        default=0,
+        metadata=option("PARLEY_STT_CPU_THREADS", "threads per inference; 0 means every core"),
+    )
+    beam_size: int = field(
+        default=1,
+        metadata=option(
+            "PARLEY_STT_BEAM_SIZE", "beam width for final results (1 is greedy and fastest)"
+        ),
+    )
+    cache_dir: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_CACHE_DIR",
+            "folder for joined model files; empty means $XDG_CACHE_HOME/parley or ~/.cache/parley",
+        ),
+    )
+    min_silence_ms: int = field(
+        default=500,
+        metadata=option(
+            "PARLEY_STT_MIN_SILENCE_MS", "default silence that ends an utterance, in ms"
+        ),
+    )
+    early_ms: int = field(
+        default=200,
+        metadata=option(
+            "PARLEY_STT_EARLY_MS",
+            "silence after which recognition starts before the end is confirmed (its result is "
+            "dropped if speech resumes); 0 waits for the full silence",
+        ),
+    )
+    max_utterance_ms: int = field(
+        default=15_000,
+        metadata=option("PARLEY_STT_MAX_UTTERANCE_MS", "default longest utterance, in ms"),
+    )
+    partial_interval_ms: int = field(
+        default=700,
+        metadata=option(
+            "PARLEY_STT_PARTIAL_INTERVAL_MS",
+            "new speech between two partial hypotheses, in ms",
+        ),
+    )
+    openai_model: str = field(
+        default="whisper-1",
+        metadata=option(
+            "PARLEY_STT_OPENAI_MODEL",
+            "model of the OpenAI speech-to-text API, offered as openai:<model> when "
+            "OPENAI_API_KEY is set",
+        ),
+    )
+    openai_base_url: str = field(
+        default="https://api.openai.com/v1",
+        metadata=option("OPENAI_BASE_URL", "base URL of the OpenAI-compatible API"),
+    )

@@ -1,0 +1,75 @@
+"""Real speech for tests, spoken by SVOX Pico (pico2wave) and cached per text."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from parley.audio import resample
+
+PICO_LANGS = {"en": "en-US", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "it": "it-IT"}
+_CACHE = Path(tempfile.gettempdir()) / "parley-test-speech"
+
+
+@lru_cache(maxsize=64)
+def speak(text: str, language: str, rate: int = 16_000) -> np.ndarray:
+    """``text`` spoken in ``language`` as mono float32 at ``rate``."""
+    pico = shutil.which("pico2wave")
+    if pico is None:
+        raise RuntimeError("pico2wave is missing: run the README set-up (libttspico-utils)")
+    _CACHE.mkdir(exist_ok=True)
+    key = hashlib.sha1(f"{language}|{text}".encode()).hexdigest()[:16]
+    path = _CACHE / f"{key}.wav"
+    if not path.exists():
+        tmp = _CACHE / f"{key}.tmp.wav"
+        subprocess.run([pico, "-l", PICO_LANGS[language], "-w", str(tmp), text], check=True)
+        tmp.replace(path)
+    samples, source_rate = soundfile.read(path, dtype="float32")
+    return resample(samples, source_rate, rate)
+
+
+def silence(seconds: float, rate: int = 16_000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.float32)
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate after lowercasing and removing punctuation and accents."""
+    import jiwer
+
+    norm = jiwer.Compose(
+        [
+            jiwer.ToLowerCase(),
+            jiwer.RemovePunctuation(),
+            jiwer.RemoveMultipleSpaces(),
+            jiwer.Strip(),
+            jiwer.ReduceToListOfListOfWords(),
+        ]
+    )
+    return jiwer.wer(
+        _plain(reference), _plain(hypothesis), reference_transform=norm, hypothesis_transform=norm
+    )
+
+
+def voiced_span_ms(samples: np.ndarray, rate: int = 16_000) -> tuple[float, float]:
+    """First and last moment (ms) where the clip is louder than -40 dBFS in a 10 ms window."""
+    window = rate // 100
+    frames = samples[: samples.size // window * window].reshape(-1, window)
+    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 0.01)
+    return float(loud[0] * 10), float((loud[-1] + 1) * 10)
