@@ -29,6 +29,30 @@ def whisper_languages() -> tuple[str, ...]:
     return tuple(sorted(_LANGUAGE_CODES))
 
 
+class _EncodeOnce:
+    """Remembers the last encoder output of a WhisperModel.
+
+    To detect a language, Whisper encodes the first 30-second window, then encodes it again to
+    decode. Detecting on exactly the window ``transcribe`` will encode, with this wrapper in
+    place of ``WhisperModel.encode``, makes the second encoding a lookup: one encoder pass per
+    utterance instead of two (about a third of the recognition time of ``base`` on a CPU).
+    """
+
+    def __init__(self, encode) -> None:
+        self._encode = encode
+        self._lock = threading.Lock()
+        self._last: tuple[np.ndarray, object] | None = None
+
+    def __call__(self, features: np.ndarray):
+        with self._lock:
+            if self._last is not None and np.array_equal(self._last[0], features):
+                return self._last[1]
+        output = self._encode(features)
+        with self._lock:
+            self._last = (np.array(features, copy=True), output)
+        return output
+
+
 def cuda_available() -> bool:
     import ctranslate2
 
@@ -103,6 +127,7 @@ class WhisperRecognizer(Recognizer):
                 raise EngineUnavailable(
                     f"cannot load Whisper model {self._source.name} from {location}: {exc}"
                 ) from exc
+            self._model.encode = _EncodeOnce(self._model.encode)
             log.info("model loaded", model=self._source.name, device=device, compute=compute)
 
     def check(self, options: RecognitionOptions) -> None:
@@ -119,21 +144,32 @@ class WhisperRecognizer(Recognizer):
                 "use a multilingual model such as whisper-base"
             )
 
-    def _pick_language(self, audio: np.ndarray, options: RecognitionOptions) -> tuple[str, float]:
-        """Language and probability when detection is restricted to candidates."""
-        _, _, ranked = self._model.detect_language(audio)
-        allowed = [(code, p) for code, p in ranked if code in options.candidate_languages]
-        total = sum(p for _, p in allowed) or 1.0
-        code, p = max(allowed, key=lambda item: item[1])
-        return code, p / total
+    def _detect(self, audio: np.ndarray, candidates: tuple[str, ...]) -> tuple[str, float]:
+        """Detects the language on the window transcribe() will encode next (see _EncodeOnce).
+
+        With candidates, the most likely of them wins, its probability renormalised over them.
+        """
+        from faster_whisper.audio import pad_or_trim
+
+        model = self._model
+        features = model.feature_extractor(audio)
+        window = features[:, : min(model.feature_extractor.nb_max_frames, features.shape[-1] - 1)]
+        encoded = model.encode(pad_or_trim(window))
+        ranked = [(token[2:-2], p) for token, p in model.model.detect_language(encoded)[0]]
+        if candidates:
+            allowed = [(code, p) for code, p in ranked if code in candidates]
+            total = sum(p for _, p in allowed) or 1.0
+            code, p = max(allowed, key=lambda item: item[1])
+            return code, p / total
+        return ranked[0]
 
     def transcribe(self, audio: np.ndarray, options: RecognitionOptions) -> Transcript:
         self.load()
         language, probability = options.language, 1.0
         if not self._source.multilingual:
             language = "en"
-        elif language is None and options.candidate_languages:
-            language, probability = self._pick_language(audio, options)
+        elif language is None and audio.shape[0] <= 30 * 16_000:
+            language, probability = self._detect(audio, options.candidate_languages)
         segments, info = self._model.transcribe(
             audio,
             language=language,
@@ -155,6 +191,6 @@ class WhisperRecognizer(Recognizer):
             for w in (segment.words or ())
         )
         text = " ".join(s.text.strip() for s in segments).strip()
-        if options.language is None and not options.candidate_languages:
+        if language is None:  # over 30 s: Whisper detected it on the first window
             language, probability = info.language, info.language_probability
         return Transcript(text, language or info.language, float(probability), words)
