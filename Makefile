@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml scripts/install-system.sh
 	bash scripts/install-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,neural]'
 	touch $@
 
 serve: install

@@ -33,3 +33,7 @@ class NotFound(ParleyError):
 
 class EngineUnavailable(ParleyError):
     """An engine cannot run now (missing model, API down, process died): UNAVAILABLE."""
+
+
+class AlreadyExists(ParleyError):
+    """A thing with that name already exists: ALREADY_EXISTS."""

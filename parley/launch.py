@@ -62,7 +62,7 @@ def run_server(
         return 2
     try:
         asyncio.run(serve(services, config))
-    except ServerError as exc:
+    except (ServerError, ParleyError) as exc:
         logs.get_logger("parley").error(str(exc))
         return 1
     return 0

@@ -30,6 +30,7 @@ _CODES = {
     errors.OutOfOrder: grpc.StatusCode.FAILED_PRECONDITION,
     errors.LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.EngineUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 

@@ -100,14 +100,15 @@ class Service:
     Attributes:
         name: full Protobuf service name, for example ``parley.v1.SpeechToTextService``.
         register: adds the servicer to a ``grpc.aio.Server``.
-        start: awaited before the server reports SERVING (for example to load models).
+        start: awaited with the running server before it reports SERVING (to load models, or
+            to find sibling services hosted by the same server).
         drain: awaited when shutdown begins, to end long-lived streams politely.
         stop: awaited after the server stopped, to release resources.
     """
 
     name: str
     register: Callable[[grpc.aio.Server], None]
-    start: Hook | None = None
+    start: Callable[[ParleyServer], Awaitable[None]] | None = None
     drain: Hook | None = None
     stop: Hook | None = None
 
@@ -136,6 +137,18 @@ class ParleyServer:
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ]
+
+    @property
+    def local_address(self) -> str:
+        """Address at which this process can call its own server."""
+        host = self._config.host
+        if host in ("0.0.0.0", "", "::", "[::]"):
+            host = "127.0.0.1"
+        return (
+            f"[{host}]:{self.port}"
+            if ":" in host and not host.startswith("[")
+            else f"{host}:{self.port}"
+        )
 
     @property
     def address(self) -> str:
@@ -169,7 +182,7 @@ class ParleyServer:
         await self._server.start()
         for service in self._services:
             if service.start:
-                await service.start()
+                await service.start(self)
             await self.health.set(service.name, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info(

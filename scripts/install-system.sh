@@ -8,6 +8,16 @@ set -euo pipefail
 PACKAGES=(
   # SVOX Pico voices (TTS engine for en, es, fr, de, it; pico2wave speaks test audio). non-free.
   libttspico0 libttspico-data libttspico-utils
+  # Apertium, the embedded translation engine, and its language pairs (services/translate).
+  apertium
+  apertium-eng-spa  # en<->es, the hub of the default pivot routes
+  apertium-fr-es    # es<->fr
+  apertium-eng-cat  # en<->ca
+  apertium-spa-cat  # es<->ca
+  apertium-spa-ita  # es<->it
+  apertium-es-pt    # es<->pt
+  apertium-es-ro    # ro->es
+  apertium-en-gl    # en<->gl
 )
 
 SUDO=""

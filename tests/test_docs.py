@@ -7,17 +7,18 @@ import pytest
 from parley.server import ServerConfig
 from parley.settings import describe
 from services.stt.config import SttConfig
+from services.translate.config import TranslateConfig
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("settings", [ServerConfig, SttConfig])
+@pytest.mark.parametrize("settings", [ServerConfig, SttConfig, TranslateConfig])
 def test_every_setting_is_in_the_readme_with_its_default(settings):
     for flag, env, default, _help in describe(settings):
-        row = next((line for line in README.splitlines() if f"`{env}`" in line), None)
-        assert row, f"{env} is missing from the README's configuration table"
-        assert f"`{flag}`" in row and f"`{default}`" in row, row
+        rows = [line for line in README.splitlines() if line.startswith(f"| `{flag}` | `{env}` |")]
+        assert rows, f"{flag} / {env} is missing from the README's configuration tables"
+        assert any(f"`{default}`" in row for row in rows), rows
 
 
 def test_ci_runs_the_readme_test_command():

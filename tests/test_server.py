@@ -29,7 +29,6 @@ def stt_service():
 # Services whose methods all still answer UNIMPLEMENTED.
 NOT_IMPLEMENTED = {
     "parley.v1.RoomService",
-    "parley.v1.TranslationService",
     "parley.v1.TextToSpeechService",
 }
 SERVICES = {

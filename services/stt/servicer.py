@@ -228,7 +228,7 @@ def service(config: SttConfig) -> Service:
     servicer = SpeechToTextServicer(config, registry)
     background: set[asyncio.Task] = set()
 
-    async def start() -> None:
+    async def start(_server) -> None:
         if config.preload == "start":
             await registry.load()
         elif config.preload == "background":

@@ -1,0 +1,240 @@
+"""Settings of the TranslationService."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from parley.settings import SettingsError, option
+from services.translate.languages import Pair, is_code, normalize
+
+ENGINES = ("apertium", "marian", "ctranslate2", "deepl")
+_AT_LEAST_ONE = (
+    "translate_max_steps",
+    "translate_beam_size",
+    "translate_batch_size",
+    "translate_max_text_chars",
+    "translate_workers",
+)
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    """Translation: engines, routes, cache and limits."""
+
+    translate_engines: str = field(
+        default="deepl,ctranslate2,marian,apertium",
+        metadata=option(
+            "PARLEY_TRANSLATE_ENGINES",
+            "engines to use, most preferred first, comma-separated; each is used only where "
+            "configured (apertium: installed pairs, marian/ctranslate2: model folders, deepl: "
+            "API key)",
+        ),
+    )
+    translate_pivots: str = field(
+        default="es,en",
+        metadata=option(
+            "PARLEY_TRANSLATE_PIVOTS",
+            "languages preferred as the middle of a pivot route, most preferred first; any "
+            "other language may still serve as one",
+        ),
+    )
+    translate_max_steps: int = field(
+        default=2,
+        metadata=option(
+            "PARLEY_TRANSLATE_MAX_STEPS",
+            "most engine steps in a route: 1 is direct only, 2 allows one pivot language",
+        ),
+    )
+    translate_apertium_modes: str = field(
+        default="/usr/share/apertium/modes",
+        metadata=option(
+            "PARLEY_TRANSLATE_APERTIUM_MODES", "folder of the installed Apertium mode files"
+        ),
+    )
+    translate_preload: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TRANSLATE_PRELOAD",
+            "pairs made ready at start (Apertium pipelines started, neural models loaded), "
+            "for example en-es,es-fr, or 'all'; the others on first use",
+        ),
+    )
+    translate_apertium_timeout_s: float = field(
+        default=10.0,
+        metadata=option(
+            "PARLEY_TRANSLATE_APERTIUM_TIMEOUT_S",
+            "seconds an Apertium pipeline may take to answer, plus as much again per 10,000 "
+            "bytes of input, before it is restarted",
+        ),
+    )
+    translate_marian_models: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TRANSLATE_MARIAN_MODELS",
+            "MarianMT models as pair=folder (opus-mt layout) or pair=hub-id, comma-separated, "
+            "for example en-de=/models/opus-mt-en-de",
+        ),
+    )
+    translate_ctranslate2_models: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TRANSLATE_CTRANSLATE2_MODELS",
+            "CTranslate2 models as pair=folder, comma-separated; each folder holds a converted "
+            "Marian model with its source.spm and target.spm",
+        ),
+    )
+    translate_compute_type: str = field(
+        default="int8",
+        metadata=option("PARLEY_TRANSLATE_COMPUTE_TYPE", "CTranslate2 compute type"),
+    )
+    translate_beam_size: int = field(
+        default=2,
+        metadata=option("PARLEY_TRANSLATE_BEAM_SIZE", "beam width of the neural engines"),
+    )
+    translate_batch_size: int = field(
+        default=16,
+        metadata=option(
+            "PARLEY_TRANSLATE_BATCH_SIZE", "most sentences per call of a neural engine"
+        ),
+    )
+    translate_cpu_threads: int = field(
+        default=0,
+        metadata=option(
+            "PARLEY_TRANSLATE_CPU_THREADS", "threads per CTranslate2 model; 0 means every core"
+        ),
+    )
+    translate_deepl_api_key: str = field(
+        default="",
+        repr=False,
+        metadata=option(
+            "DEEPL_API_KEY",
+            "DeepL API key; the deepl engine is used only when it is set (prefer the "
+            "environment: a flag shows in the process list)",
+        ),
+    )
+    translate_deepl_api_url: str = field(
+        default="",
+        metadata=option(
+            "DEEPL_API_URL",
+            "DeepL API base URL; empty picks api-free.deepl.com for a key ending in :fx, "
+            "else api.deepl.com",
+        ),
+    )
+    translate_deepl_timeout_s: float = field(
+        default=10.0,
+        metadata=option("PARLEY_TRANSLATE_DEEPL_TIMEOUT_S", "seconds per DeepL HTTP request"),
+    )
+    translate_cache_size: int = field(
+        default=10_000,
+        metadata=option(
+            "PARLEY_TRANSLATE_CACHE_SIZE", "recent translations kept in memory; 0 disables"
+        ),
+    )
+    translate_max_text_chars: int = field(
+        default=50_000,
+        metadata=option("PARLEY_TRANSLATE_MAX_TEXT_CHARS", "longest text accepted, in characters"),
+    )
+    translate_workers: int = field(
+        default=4,
+        metadata=option(
+            "PARLEY_TRANSLATE_WORKERS", "threads running engine calls (directions in parallel)"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        engine_order(self.translate_engines)
+        languages(self.translate_pivots, "PARLEY_TRANSLATE_PIVOTS")
+        preload_pairs(self.translate_preload)
+        model_folders(self.translate_marian_models, "PARLEY_TRANSLATE_MARIAN_MODELS", hub_ids=True)
+        model_folders(self.translate_ctranslate2_models, "PARLEY_TRANSLATE_CTRANSLATE2_MODELS")
+        for name in _AT_LEAST_ONE:
+            _at_least(self, name, 1)
+        for name in ("translate_cache_size", "translate_cpu_threads"):
+            _at_least(self, name, 0)
+        for name in ("translate_apertium_timeout_s", "translate_deepl_timeout_s"):
+            _at_least(self, name, 0.001)
+
+
+def _at_least(config: TranslateConfig, name: str, low: float) -> None:
+    value = getattr(config, name)
+    if value < low:
+        env = next(f.metadata["env"] for f in fields(config) if f.name == name)
+        raise SettingsError(f"{env}={value} is too small: the least is {low}")
+
+
+def _items(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def engine_order(value: str) -> tuple[str, ...]:
+    """Engine names from ``PARLEY_TRANSLATE_ENGINES``, most preferred first.
+
+    Raises:
+        SettingsError: for an unknown or repeated name.
+    """
+    names = tuple(item.lower() for item in _items(value))
+    for name in names:
+        if name not in ENGINES:
+            raise SettingsError(
+                f"PARLEY_TRANSLATE_ENGINES: unknown engine {name!r}; choose from "
+                + ", ".join(ENGINES)
+            )
+    if len(set(names)) != len(names):
+        raise SettingsError(f"PARLEY_TRANSLATE_ENGINES names an engine twice: {value!r}")
+    return names
+
+
+def languages(value: str, env: str) -> tuple[str, ...]:
+    """Normalized language codes from a comma-separated setting."""
+    codes = tuple(normalize(item) for item in _items(value))
+    for code in codes:
+        if not is_code(code):
+            raise SettingsError(f"{env}: {code!r} is not a language code")
+    return codes
+
+
+def parse_pair(text: str, env: str) -> Pair:
+    """A pair from ``en-es``.
+
+    Raises:
+        SettingsError: if it is not two different language codes joined by '-'.
+    """
+    parts = text.strip().split("-")
+    pair = (normalize(parts[0]), normalize(parts[-1]))
+    if len(parts) != 2 or not all(is_code(code) for code in pair) or pair[0] == pair[1]:
+        raise SettingsError(f"{env}: {text!r} is not a language pair such as en-es")
+    return pair
+
+
+def preload_pairs(value: str) -> tuple[Pair, ...] | None:
+    """Pairs to make ready at start; None means all."""
+    if value.strip().lower() == "all":
+        return None
+    return tuple(parse_pair(item, "PARLEY_TRANSLATE_PRELOAD") for item in _items(value))
+
+
+def model_folders(value: str, env: str, hub_ids: bool = False) -> dict[Pair, str]:
+    """``pair=folder`` items of a models setting.
+
+    Args:
+        value: the setting, for example ``en-de=/models/opus-mt-en-de,de-en=/models/de-en``.
+        env: its environment variable, for messages.
+        hub_ids: accept a value that is not a folder as a model hub id (``owner/name``).
+
+    Raises:
+        SettingsError: for a malformed item or a folder that does not exist.
+    """
+    folders: dict[Pair, str] = {}
+    for item in _items(value):
+        pair_text, sep, where = item.partition("=")
+        if not sep or not where.strip():
+            raise SettingsError(f"{env}: {item!r} is not pair=folder")
+        pair = parse_pair(pair_text, env)
+        where = where.strip()
+        path = Path(where).expanduser()
+        looks_like_path = where.startswith(("/", ".", "~")) or where.count("/") != 1
+        if not path.is_dir() and (looks_like_path or not hub_ids):
+            raise SettingsError(f"{env}: model folder {where!r} for {pair_text} does not exist")
+        folders[pair] = str(path) if path.is_dir() else where
+    return folders

@@ -1,0 +1,1 @@
+"""Translation engines: one module per engine, each behind the :class:`Engine` interface."""

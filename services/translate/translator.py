@@ -1,0 +1,205 @@
+"""Batch translation: each distinct (text, route) once, shared route prefixes once, cached.
+
+A request for ``en -> es, fr, it, pt`` routed through Spanish costs one ``en>es`` batch, then
+the three ``es>...`` batches in parallel (each direction in its own worker thread), whatever the
+number of texts and duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from parley.errors import EngineUnavailable, InvalidInput, ParleyError
+from parley.logs import get_logger
+from services.translate.cache import TranslationCache
+from services.translate.languages import requested
+from services.translate.router import Route, Router, Step
+
+log = get_logger(__name__)
+
+Prefix = tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One translated text.
+
+    Attributes:
+        text_index: index of the source text in the request.
+        target: language of the translation.
+        text: the translation.
+        route: how it was made.
+        cached: True if it came from the cache of recent translations.
+    """
+
+    text_index: int
+    target: str
+    text: str
+    route: Route
+    cached: bool = False
+
+
+class Translator:
+    """Translates batches through the router's routes.
+
+    Args:
+        router: picks the route of each pair.
+        cache: recent translations.
+        executor: runs the blocking engine calls.
+        max_text_chars: longest text accepted.
+    """
+
+    def __init__(
+        self, router: Router, cache: TranslationCache, executor: Executor, max_text_chars: int
+    ) -> None:
+        self.router = router
+        self.cache = cache
+        self._executor = executor
+        self._max_text_chars = max_text_chars
+
+    def routes(
+        self, source: str, targets: Sequence[str], engine: str = "", direct_only: bool = False
+    ) -> dict[str, Route]:
+        """The route to each distinct target, in the order requested.
+
+        Raises:
+            InvalidInput: for a missing or malformed language or an unknown engine.
+            UnsupportedLanguage: for a pair no route reaches.
+        """
+        source = requested(source, "source_language")
+        if not targets:
+            raise InvalidInput("target_languages is empty: give at least one language")
+        codes = dict.fromkeys(requested(code, "target language") for code in targets)
+        engine = engine.strip().lower()
+        return {code: self.router.route(source, code, engine, direct_only) for code in codes}
+
+    async def translate(
+        self,
+        texts: Sequence[str],
+        source: str,
+        targets: Sequence[str],
+        engine: str = "",
+        direct_only: bool = False,
+    ) -> list[Translation]:
+        """Translates every text into every target.
+
+        Returns:
+            One translation per (target, text), ordered by target as requested (duplicates
+            removed), then by text index.
+
+        Raises:
+            InvalidInput: for bad languages, an unknown engine, or a text over the limit.
+            UnsupportedLanguage: for a pair no route reaches.
+            EngineUnavailable: if an engine on a route fails.
+        """
+        routes = self.routes(source, targets, engine, direct_only)
+        self._check(texts)
+        distinct = list(dict.fromkeys(texts))
+        found: dict[tuple[Route, str], tuple[str, bool]] = {}
+        jobs: dict[Route, list[str]] = {}
+        for route in dict.fromkeys(routes.values()):
+            for text in distinct:
+                if not route.steps or not text.strip():
+                    found[(route, text)] = (text, False)
+                elif (hit := self.cache.get((route, text))) is not None:
+                    found[(route, text)] = (hit, True)
+                else:
+                    jobs.setdefault(route, []).append(text)
+        for key, value in (await self._run(jobs)).items():
+            self.cache.put(key, value)
+            found[key] = (value, False)
+        out = []
+        for target, route in routes.items():
+            for index, text in enumerate(texts):
+                value, cached = found[(route, text)]
+                out.append(Translation(index, target, value, route, cached))
+        return out
+
+    def _check(self, texts: Sequence[str]) -> None:
+        for index, text in enumerate(texts):
+            if len(text) > self._max_text_chars:
+                raise InvalidInput(
+                    f"texts[{index}] has {len(text):,} characters; the limit is "
+                    f"{self._max_text_chars:,} (PARLEY_TRANSLATE_MAX_TEXT_CHARS)"
+                )
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidInput(f"texts[{index}] is not valid UTF-8 text: {exc}") from None
+
+    async def _run(self, jobs: dict[Route, list[str]]) -> dict[tuple[Route, str], str]:
+        """Runs every route's steps level by level; routes sharing a prefix share its work."""
+        done: dict[tuple[Prefix, str], str] = {}
+        depth = max((len(route.steps) for route in jobs), default=0)
+        for level in range(depth):
+            batches: dict[Prefix, dict[str, None]] = {}
+            for route, texts in jobs.items():
+                if len(route.steps) > level:
+                    prefix = route.steps[: level + 1]
+                    batch = batches.setdefault(prefix, {})
+                    batch.update(dict.fromkeys(_inputs(done, prefix, texts)))
+            outputs = await asyncio.gather(
+                *(self._step(prefix[-1], list(batch)) for prefix, batch in batches.items())
+            )
+            results = {
+                prefix: dict(zip(batch, out, strict=True))
+                for (prefix, batch), out in zip(batches.items(), outputs, strict=True)
+            }
+            for route, texts in jobs.items():
+                if len(route.steps) > level:
+                    prefix = route.steps[: level + 1]
+                    inputs = _inputs(done, prefix, texts)
+                    for text, value in zip(texts, inputs, strict=True):
+                        done[(prefix, text)] = results[prefix][value]
+        return {
+            (route, text): done[(route.steps, text)]
+            for route, texts in jobs.items()
+            for text in texts
+        }
+
+    async def _step(self, step: Step, texts: list[str]) -> list[str]:
+        """One engine call in a worker thread; blank texts pass through untouched."""
+        todo = [text for text in texts if text.strip()]
+        if not todo:
+            return texts
+        engine = self.router.engines[step.engine]
+        loop = asyncio.get_running_loop()
+        try:
+            out = await loop.run_in_executor(
+                self._executor, engine.translate, todo, step.source, step.target
+            )
+        except ParleyError:
+            raise
+        except Exception as exc:  # an engine bug must not look like a bad request
+            log.exception("engine failed", step=str(step))
+            raise EngineUnavailable(f"{step.engine} failed on {step}: {exc}") from exc
+        if len(out) != len(todo):
+            raise EngineUnavailable(f"{step.engine} returned {len(out)} texts for {len(todo)}")
+        translated = dict(zip(todo, out, strict=True))
+        return [translated.get(text, text) for text in texts]
+
+    async def preload(self, pairs: Sequence[tuple[str, str]] | None) -> None:
+        """Makes ready every step of the routes of ``pairs`` (None: every direct pair of every
+        engine): Apertium pipelines started, models loaded."""
+        wanted: dict[str, list[tuple[str, str]]] = {}
+        for name, engine in self.router.engines.items():
+            if pairs is None:
+                wanted[name] = list(engine.pairs())
+        for source, target in pairs or ():
+            route = self.router.find(source, target)
+            for step in route.steps if route else ():
+                wanted.setdefault(step.engine, []).append((step.source, step.target))
+        loop = asyncio.get_running_loop()
+        for name, engine_pairs in wanted.items():
+            engine = self.router.engines[name]
+            await loop.run_in_executor(self._executor, engine.start, engine_pairs)
+
+
+def _inputs(done: dict[tuple[Prefix, str], str], prefix: Prefix, texts: list[str]) -> list[str]:
+    """What each text has become just before the last step of ``prefix``."""
+    if len(prefix) == 1:
+        return texts
+    return [done[(prefix[:-1], text)] for text in texts]
