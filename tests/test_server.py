@@ -27,10 +27,7 @@ def stt_service():
 
 
 # Services whose methods all still answer UNIMPLEMENTED.
-NOT_IMPLEMENTED = {
-    "parley.v1.RoomService",
-    "parley.v1.TextToSpeechService",
-}
+NOT_IMPLEMENTED = {"parley.v1.RoomService"}
 SERVICES = {
     "parley.v1.RoomService": (rooms_service, rooms_pb2),
     "parley.v1.SpeechToTextService": (stt_service, stt_pb2),

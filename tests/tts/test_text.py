@@ -1,0 +1,61 @@
+"""Text preparation: what is spoken, and where sentences end."""
+
+from __future__ import annotations
+
+import itertools
+
+from services.tts.text import has_words, sentences, speakable
+
+
+def test_emoji_and_symbols_without_a_spoken_form_are_removed():
+    text = "Great 👍🏽 job 🎉! Family: 👨‍👩‍👧 flag 🇪🇸 keycap #️⃣ arrows → ★ done"
+    assert speakable(text) == "Great job ! Family: flag keycap # arrows → done"
+    assert speakable("20°C, © 2024, № 5™") == "20°C, © 2024, № 5™"
+    assert not has_words(speakable("😀 👍 🎉 ✨"))
+
+
+def test_markup_is_kept_as_text_and_spacing_normalised():
+    assert speakable("<b>bold</b>\t&  <i>more</i>") == "<b>bold</b> & <i>more</i>"
+    assert speakable("a\x00b\x07c\u200bd") == "a b cd"
+
+
+def test_sentences_end_at_punctuation_not_at_abbreviations_or_decimals():
+    text = "Dr. Smith paid $3.50 at 10 a.m. today. J. R. R. Tolkien wrote it! Really? Yes…  Fine"
+    assert list(sentences(text)) == [
+        "Dr. Smith paid $3.50 at 10 a.m. today.",
+        "J. R. R. Tolkien wrote it!",
+        "Really?",
+        "Yes…",
+        "Fine",
+    ]
+
+
+def test_quotes_and_blank_lines_and_cjk_punctuation():
+    assert list(sentences('He said "stop." Then left.\n\nNew paragraph\nwith a break')) == [
+        'He said "stop."',
+        "Then left.",
+        "New paragraph\nwith a break",
+    ]
+    assert list(sentences("你好。今天天气很好！")) == ["你好。", "今天天气很好！"]
+
+
+def test_long_sentences_are_cut_at_clauses_then_words():
+    clauses = "first part, " * 60
+    parts = list(sentences(clauses, max_chars=100))
+    assert all(len(p) <= 100 for p in parts)
+    assert all(p.endswith(",") for p in parts[:-1])
+    words = "word " * 200
+    parts = list(sentences(words, max_chars=100))
+    assert all(len(p) <= 100 and not p.startswith(" ") for p in parts)
+    assert " ".join(parts).split() == words.split()
+    assert list(sentences("x" * 250, max_chars=100)) == ["x" * 100, "x" * 100, "x" * 50]
+
+
+def test_punctuation_only_pieces_are_skipped():
+    assert list(sentences("... !!! ? Hello. ...")) == ["Hello."]
+
+
+def test_sentences_are_produced_lazily():
+    text = "One. " * 5_000
+    first_three = list(itertools.islice(sentences(text), 3))
+    assert first_three == ["One.", "One.", "One."]
