@@ -138,13 +138,15 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         text = _check_text(request.text, self._config.tts_max_text_chars)
         options = _check_options(request.options)
         selection = request.voice
-        voice = registry.select(
+        voice, pitch = registry.select_variant(
             selection.language, selection.voice, selection.engine, selection.speaker_key
         )
         fmt = audio_format_from_proto(request.audio_format, default_rate=voice.sample_rate)
         fmt = _check_format(fmt, streaming=streaming)
         chunk = max(1, fmt.sample_rate * self._config.tts_chunk_ms // 1000)
-        return Job(registry.engine(voice), voice, text, options, fmt, max_chunk_samples=chunk)
+        return Job(
+            registry.engine(voice), voice, text, options, fmt, max_chunk_samples=chunk, pitch=pitch
+        )
 
     def _voice_message(self, voice: Voice) -> tts_pb2.Voice:
         return tts_pb2.Voice(

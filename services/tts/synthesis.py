@@ -47,6 +47,7 @@ class Job:
         options: delivery options.
         format: the output format; its rate is the output rate.
         max_chunk_samples: longest piece, in output samples.
+        pitch: playback speed factor giving a speaker their own pitch (1.0: the voice as is).
     """
 
     engine: Engine
@@ -55,6 +56,12 @@ class Job:
     options: SynthesisOptions
     format: audio.AudioFormat
     max_chunk_samples: int = 1600
+    pitch: float = 1.0
+
+    @property
+    def _source_rate(self) -> int:
+        """The rate the engine's audio is taken to have: played faster for a higher pitch."""
+        return round(self.voice.sample_rate * self.pitch)
 
     def _float_chunks(self) -> Iterator[tuple[int, np.ndarray]]:
         """(sentence index, float32 chunk at the voice's rate), as the engine makes them."""
@@ -66,7 +73,7 @@ class Job:
 
     def pieces(self) -> Iterator[Piece]:
         """The stream: encoded pieces in order, each as soon as the engine made its audio."""
-        resampler = audio.StreamResampler(self.voice.sample_rate, self.format.sample_rate)
+        resampler = audio.StreamResampler(self._source_rate, self.format.sample_rate)
         offset, index = 0, 0
         produced = self._float_chunks()
         with contextlib.closing(produced):
@@ -98,5 +105,5 @@ class Job:
                 if stop is not None and stop.is_set():
                     break
         samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        samples = audio.resample(samples, self.voice.sample_rate, self.format.sample_rate)
+        samples = audio.resample(samples, self._source_rate, self.format.sample_rate)
         return audio.encode(samples, self.format), samples.shape[0]

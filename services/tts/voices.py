@@ -30,6 +30,11 @@ class _Entry:
     tags: frozenset[str]  # lower-case language tags
 
 
+# Pitch factors that make one voice sound like several people: the audio is played back this
+# much faster (higher and a little quicker) or slower. Small enough to keep speech natural.
+PITCH_VARIANTS = (1.0, 1.1, 0.91, 1.2, 0.84)
+
+
 def _spread(key: str, size: int) -> int:
     """A stable index in ``range(size)`` for ``key`` (the same in every process)."""
     digest = hashlib.sha256(key.encode("utf-8")).digest()
@@ -160,9 +165,29 @@ class VoiceRegistry:
             )
         if not speaker_key:
             return ranked[0].voice
-        best = sum(1 for e in ranked if e.voice.quality == ranked[0].voice.quality)
-        pool = ranked[: max(best, self._speaker_voices)]
-        return pool[_spread(speaker_key, len(pool))].voice
+        return self.speaker_variant(ranked, speaker_key)[0]
+
+    def speaker_variant(self, ranked: list[_Entry], speaker_key: str) -> tuple[Voice, float]:
+        """(voice, pitch factor) for a speaker: the language's best-quality voices, each at
+        several pitches until there are ``speaker_voices`` variants. Lower-quality voices are
+        never used to tell speakers apart: they cost too much intelligibility."""
+        best = [e.voice for e in ranked if e.voice.quality == ranked[0].voice.quality]
+        variants = [(v, 1.0) for v in best]
+        for pitch in PITCH_VARIANTS[1:]:
+            if len(variants) >= self._speaker_voices:
+                break
+            variants.extend((v, pitch) for v in best)
+        return variants[_spread(speaker_key, len(variants))]
+
+    def select_variant(
+        self, language: str = "", voice: str = "", engine: str = "", speaker_key: str = ""
+    ) -> tuple[Voice, float]:
+        """Like :meth:`select`, with the pitch factor that tells speakers apart (1.0 when a
+        voice is named or no speaker_key is given)."""
+        chosen = self.select(language, voice, engine)
+        if voice or not speaker_key:
+            return chosen, 1.0
+        return self.speaker_variant(self._ranked(language, engine), speaker_key)
 
     def _named(self, name: str, language: str, engine: str) -> Voice:
         entry = self._by_name.get(name.strip().lower())

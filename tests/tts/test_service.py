@@ -153,23 +153,23 @@ async def test_a_named_voice_or_engine_is_honoured(tts_stub):
 
 
 async def test_speaker_keys_get_stable_and_distinct_voices(tts_stub):
-    async def voice_for(key: str, language: str) -> str:
+    async def clip_for(key: str, language: str, engine: str = "") -> tuple[str, int]:
+        """Voice name and clip length (a pitch variant also changes the length)."""
         reply = await tts_stub.Synthesize(
             tts_pb2.SynthesizeRequest(
-                text="Yes.",
-                voice=tts_pb2.VoiceSelection(language=language, speaker_key=key, engine="pico")
-                if language == "en"
-                else tts_pb2.VoiceSelection(language=language, speaker_key=key),
+                text="Yes, I agree.",
+                voice=tts_pb2.VoiceSelection(language=language, speaker_key=key, engine=engine),
+                audio_format=audio_pb2.AudioFormat(sample_rate_hz=16_000),
             )
         )
-        return reply.voice.name
+        return reply.voice.name, len(reply.audio)
 
     keys = [f"participant-{i}" for i in range(12)]
-    spanish = [await voice_for(key, "es") for key in keys]
-    assert len(set(spanish)) >= 3, spanish
-    assert "pico:es-ES" in spanish
-    assert [await voice_for(key, "es") for key in keys[:4]] == spanish[:4]
-    english = {await voice_for(key, "en") for key in keys}
+    spanish = [await clip_for(key, "es") for key in keys]
+    assert {name for name, _ in spanish} == {"pico:es-ES"}, "the best voice for everyone"
+    assert len({size for _, size in spanish}) >= 3, "but speakers sound different"
+    assert [await clip_for(key, "es") for key in keys[:4]] == spanish[:4], "stable per key"
+    english = {(await clip_for(key, "en", "pico"))[0] for key in keys}
     assert english == {"pico:en-US", "pico:en-GB"}
 
 

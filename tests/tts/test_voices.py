@@ -100,20 +100,19 @@ def test_no_engine_at_all_is_unavailable():
         registry.select("en")
 
 
-def test_speaker_keys_spread_over_the_best_voices_stably(real):
+def test_speakers_share_the_best_voices_at_different_pitches(real):
     keys = [f"speaker-{i}" for i in range(40)]
-    spanish = [real.select("es", speaker_key=key).name for key in keys]
-    assert set(spanish) == {"pico:es-ES", "espeak-ng:es", "espeak-ng:es+f3", "espeak-ng:es+m3"}
-    assert [real.select("es", speaker_key=key).name for key in keys] == spanish
-    english = {real.select("en", speaker_key=key).name for key in keys}
-    assert english == {
-        "piper:en_US-joe-medium",
-        "pico:en-US",
-        "pico:en-GB",
-        "espeak-ng:en",
-    }
-    # The same key gets the same voice in every process (no salted hash).
-    assert real.select("es", speaker_key="alice").name == "espeak-ng:es+m3"
+    spanish = [real.select_variant("es", speaker_key=key) for key in keys]
+    # Spanish's best voice is Pico: every speaker gets it, at four pitches; never espeak-ng.
+    assert {voice.name for voice, _ in spanish} == {"pico:es-ES"}
+    assert {pitch for _, pitch in spanish} == {1.0, 1.1, 0.91, 1.2}
+    assert [real.select_variant("es", speaker_key=key) for key in keys] == spanish
+    english = {real.select_variant("en", speaker_key=key) for key in keys}
+    assert {voice.name for voice, _ in english} == {"piper:en_US-joe-medium"}
+    assert len(english) == 4
+    # The same key gets the same variant in every process (no salted hash).
+    assert real.select_variant("es", speaker_key="alice") == (real.select("es"), 1.2)
+    assert real.select_variant("es", voice="pico:es-ES", speaker_key="alice")[1] == 1.0
 
 
 def test_a_large_best_tier_is_used_whole():
