@@ -35,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
         "TextToSpeechService in one process on one port, with the embedded defaults.",
     )
     add_server_arguments(serve, DEFAULT_PORT, _all_services())
+    demo = commands.add_parser(
+        "demo",
+        help="a scripted room of four people in three languages, against a running server",
+        description="Creates a room on a running Parley server, has four simulated people "
+        "(English, Spanish, French) speak into it in turn, and prints what each one sees and "
+        "hears, with the lag from the end of each line to the first translated audio.",
+    )
+    demo.add_argument(
+        "--address",
+        default="127.0.0.1:50051",
+        help="host:port of parley serve (default: %(default)s)",
+    )
     return parser
 
 
@@ -42,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return run_server(args, _all_services(), DEFAULT_PORT)
+    if args.command == "demo":
+        from parley import demo
+
+        return demo.main(args.address)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from parley.server import ServerConfig
 from parley.settings import describe
+from services.rooms.config import RoomsConfig
 from services.stt.config import SttConfig
 from services.translate.config import TranslateConfig
 from services.tts.config import TtsConfig
@@ -14,7 +15,9 @@ from tests.conftest import ROOT
 README = (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("settings", [ServerConfig, SttConfig, TranslateConfig, TtsConfig])
+@pytest.mark.parametrize(
+    "settings", [ServerConfig, RoomsConfig, SttConfig, TranslateConfig, TtsConfig]
+)
 def test_every_setting_is_in_the_readme_with_its_default(settings):
     for flag, env, default, _help in describe(settings):
         rows = [line for line in README.splitlines() if line.startswith(f"| `{flag}` | `{env}` |")]

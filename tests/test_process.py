@@ -55,7 +55,9 @@ def test_parley_serve_lists_every_service_through_grpcurl(spawn):
     ],
 )
 def test_each_service_runs_alone(spawn, module, name):
-    server = spawn(sys.executable, "-m", module, "--port", "0")
+    peer = "127.0.0.1:9"  # the room service needs its peers' addresses; never called here
+    peers = {f"PARLEY_{s}_ADDRESS": peer for s in ("STT", "TRANSLATE", "TTS")}
+    server = spawn(sys.executable, "-m", module, "--port", "0", env=peers)
     assert server.log[-1]["services"] == [name]
     listed = grpcurl(server.address, "list")
     assert set(listed.stdout.split()) == {name} | STANDARD
@@ -96,3 +98,16 @@ def test_invalid_environment_value_is_a_clear_error():
 def test_port_flag_overrides_environment(spawn):
     server = spawn(sys.executable, "-m", "services.stt", "--port", "0", env={"PARLEY_PORT": "1"})
     assert server.port > 1
+
+
+def test_room_service_alone_without_peer_addresses_fails_at_start():
+    result = subprocess.run(
+        [sys.executable, "-m", "services.rooms", "--port", "0"],
+        cwd=ROOT,
+        env={**os.environ, "PARLEY_LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "PARLEY_STT_ADDRESS is not set and this server does not host" in result.stderr

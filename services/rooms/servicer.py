@@ -1,42 +1,338 @@
-"""The RoomService servicer: maps gRPC calls onto the engines."""
+"""The RoomService servicer: room lifecycle and the Join stream."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
 import grpc
 
+from parley.audio import FLOAT32, LINEAR16
+from parley.errors import InvalidInput, NotFound, OutOfOrder, ParleyError
 from parley.launch import ServiceEntry
-from parley.rpc import not_implemented
-from parley.server import Service
-from parley.v1 import rooms_pb2_grpc
+from parley.logs import get_logger
+from parley.rpc import abort_with, audio_format_from_proto
+from parley.server import ParleyServer, Service
+from parley.v1 import rooms_pb2, rooms_pb2_grpc
 from services.rooms import SERVICE_NAME
+from services.rooms.backends import Backends, GrpcBackends
+from services.rooms.config import RoomsConfig
+from services.rooms.fanout import FanOut
+from services.rooms.outbox import Outbox
+from services.rooms.speaker import SpeakerStream
+from services.rooms.state import Member, Room, RoomRegistry, check_language
+
+log = get_logger(__name__)
+LEFT = rooms_pb2.LEAVE_REASON_LEFT
+DISCONNECTED = rooms_pb2.LEAVE_REASON_DISCONNECTED
+CLOSED = rooms_pb2.LEAVE_REASON_ROOM_CLOSED
 
 
 class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
-    """Answers every method with UNIMPLEMENTED until the engines land."""
+    """Rooms of this server and the streams of their members."""
 
-    async def CreateRoom(self, request, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "CreateRoom")
+    def __init__(self, config: RoomsConfig) -> None:
+        self._config = config
+        self._registry = RoomRegistry(config)
+        self._backends: Backends | None = None
+        self._fanouts: dict[str, FanOut] = {}
+        self._speakers: dict[str, SpeakerStream] = {}
+        self._background: set[asyncio.Task] = set()
 
-    async def GetRoom(self, request, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "GetRoom")
+    def _spawn(self, coroutine) -> None:
+        """Runs a coroutine in the background, holding a reference until it is done."""
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-    async def ListRooms(self, request, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "ListRooms")
+    def use_backends(self, backends: Backends) -> None:
+        self._backends = backends
 
-    async def CloseRoom(self, request, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "CloseRoom")
+    async def CreateRoom(self, request, context):
+        try:
+            limits = request.limits
+            room = self._registry.create(
+                request.room_id,
+                request.name,
+                limits.max_participants,
+                limits.empty_timeout.ToNanoseconds() / 1e9,
+                limits.max_utterance_ms,
+                request.open,
+            )
+        except ParleyError as exc:
+            await abort_with(context, exc)
+        room.on_stalled = self._stalled
+        return rooms_pb2.CreateRoomResponse(room=room.to_proto(), join_token=room.join_token)
 
-    async def Join(self, request_iterator, context: grpc.aio.ServicerContext):
-        await not_implemented(context, SERVICE_NAME, "Join")
+    async def GetRoom(self, request, context):
+        try:
+            room = self._registry.get(request.room_id)
+        except ParleyError as exc:
+            await abort_with(context, exc)
+        return rooms_pb2.GetRoomResponse(room=room.to_proto())
+
+    async def ListRooms(self, request, context):
+        if request.page_size < 0 or request.page_size > 1000:
+            await abort_with(context, InvalidInput("page_size must be between 0 and 1000"))
+        size = request.page_size or 100
+        rooms = self._registry.list()
+        start = 0
+        if request.page_token:
+            ids = [r.room_id for r in rooms]
+            if request.page_token not in ids:
+                await abort_with(context, InvalidInput("page_token is not a room of this list"))
+            start = ids.index(request.page_token)
+        page = rooms[start : start + size]
+        following = rooms[start + size : start + size + 1]
+        return rooms_pb2.ListRoomsResponse(
+            rooms=[r.to_proto() for r in page],
+            next_page_token=following[0].room_id if following else "",
+        )
+
+    async def CloseRoom(self, request, context):
+        try:
+            room = self._registry.get(request.room_id)
+        except ParleyError as exc:
+            await abort_with(context, exc)
+        count = self.close_room(room, request.reason or "closed by the server")
+        return rooms_pb2.CloseRoomResponse(participants_disconnected=count)
+
+    def close_room(self, room: Room, reason: str) -> int:
+        """Tells every member the room closed, ends their streams and forgets the room."""
+        members = list(room.members.values())
+        self._registry.remove(room)
+        for member in members:
+            member.outbox.put(
+                rooms_pb2.JoinResponse(room_closed=rooms_pb2.RoomClosed(reason=reason))
+            )
+            self._leave(room, member, CLOSED, announce=False)
+        self._fanouts.pop(room.room_id, None)
+        log.info("room closed", room=room.room_id, reason=reason)
+        return len(members)
+
+    async def Join(
+        self, request_iterator: AsyncIterator[rooms_pb2.JoinRequest], context
+    ) -> AsyncIterator[rooms_pb2.JoinResponse]:
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        try:
+            room, member = self._admit(first)
+        except ParleyError as exc:
+            await abort_with(context, exc)
+        reader = asyncio.create_task(self._read(room, member, request_iterator, context))
+        reason = DISCONNECTED
+        try:
+            while (event := await member.outbox.get()) is not None:
+                yield event
+            reason = LEFT
+        finally:
+            reader.cancel()
+            self._leave(room, member, reason)
+
+    def _admit(self, first: rooms_pb2.JoinRequest) -> tuple[Room, Member]:
+        if not first.HasField("join"):
+            raise OutOfOrder("the first message of Join must be a JoinRoom")
+        join = first.join
+        try:
+            room = self._registry.get(join.room_id)
+        except NotFound:
+            if not (join.create_if_missing and self._config.allow_create_on_join):
+                raise
+            room = self._registry.create(join.room_id)
+            room.on_stalled = self._stalled
+        if not room.open and join.join_token and join.join_token != room.join_token:
+            raise InvalidInput("wrong join token for this room")
+        member = self._member(join)
+        self._registry.admit(room, member)
+        member.outbox.put(
+            rooms_pb2.JoinResponse(
+                joined=rooms_pb2.Joined(participant_id=member.participant_id, room=room.to_proto())
+            )
+        )
+        room.broadcast(
+            rooms_pb2.JoinResponse(
+                participant_joined=rooms_pb2.ParticipantJoined(participant=member.to_proto())
+            ),
+            exclude=member,
+        )
+        log.info("participant joined", room=room.room_id, participant=member.participant_id)
+        return room, member
+
+    def _member(self, join: rooms_pb2.JoinRoom) -> Member:
+        if not join.listen_language:
+            raise InvalidInput("listen_language is required")
+        listen = check_language(join.listen_language.strip(), "listen_language")
+        speak = join.speak_language.strip()
+        if speak:
+            check_language(speak, "speak_language")
+        input_format = audio_format_from_proto(join.input_format).validate(streaming=True)
+        output_format = audio_format_from_proto(join.output_format).validate(streaming=True)
+        if output_format.encoding not in (LINEAR16, FLOAT32):
+            raise InvalidInput("output_format must be LINEAR16 or FLOAT32")
+        return Member(
+            participant_id=secrets.token_hex(4),
+            display_name=join.display_name.strip()[:64] or "Guest",
+            speak_language=speak,
+            listen_language=listen,
+            input_format=input_format,
+            output_format=output_format,
+            delivery=join.delivery,
+            same_language_audio=join.same_language_audio,
+            interim_captions=join.interim_captions,
+            outbox=Outbox(self._config.outbox_audio_chunks, self._config.outbox_events),
+        )
+
+    async def _read(self, room: Room, member: Member, requests, context) -> None:
+        """Takes the member's audio and settings until they leave (LeaveRoom or half-close);
+        a broken stream is left to Join's clean-up, as a disconnection."""
+        try:
+            async for request in requests:
+                kind = request.WhichOneof("event")
+                if kind == "audio":
+                    self._speaker(room, member).feed(request.audio.data)
+                elif kind == "update_settings":
+                    self._update(room, member, request.update_settings)
+                elif kind == "leave":
+                    break
+                elif kind == "join":
+                    self._tell(member, "you are already in the room: JoinRoom ignored")
+                else:
+                    self._tell(member, "empty JoinRequest ignored")
+        except (grpc.aio.AioRpcError, asyncio.CancelledError):
+            return
+        # A cancelled call also ends the request stream, and its cancellation shows a moment
+        # later: wait for it before taking the end as a half-close (a deliberate leave).
+        await asyncio.sleep(0.1)
+        if not context.cancelled():
+            self._leave(room, member, LEFT)
+
+    def _tell(self, member: Member, message: str) -> None:
+        member.outbox.put(
+            rooms_pb2.JoinResponse(
+                notice=rooms_pb2.Notice(
+                    code=rooms_pb2.NOTICE_CODE_INVALID_INPUT,
+                    severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
+                    message=message,
+                )
+            )
+        )
+
+    def _update(self, room: Room, member: Member, update: rooms_pb2.UpdateSettings) -> None:
+        try:
+            if update.HasField("listen_language"):
+                member.listen_language = check_language(update.listen_language, "listen_language")
+            if update.HasField("speak_language"):
+                if update.speak_language:
+                    check_language(update.speak_language, "speak_language")
+                member.speak_language = update.speak_language
+                speaker = self._speakers.get(member.participant_id)
+                if speaker:  # the next utterance opens a stream with the new language
+                    self._spawn(speaker.finish())
+                    self._speakers.pop(member.participant_id, None)
+            if update.HasField("muted"):
+                member.muted = update.muted
+            if update.HasField("delivery"):
+                member.delivery = update.delivery
+            if update.HasField("display_name"):
+                member.display_name = update.display_name.strip()[:64] or member.display_name
+        except InvalidInput as exc:
+            self._tell(member, str(exc))
+            return
+        room.broadcast(
+            rooms_pb2.JoinResponse(
+                participant_updated=rooms_pb2.ParticipantUpdated(participant=member.to_proto())
+            )
+        )
+
+    def _speaker(self, room: Room, member: Member) -> SpeakerStream:
+        speaker = self._speakers.get(member.participant_id)
+        if speaker is None:
+            assert self._backends is not None, "backends are set when the server starts"
+            fanout = self._fanouts.get(room.room_id)
+            if fanout is None:
+                fanout = FanOut(room, self._backends, self._config.backend_timeout_s)
+                self._fanouts[room.room_id] = fanout
+            speaker = SpeakerStream(room, member, self._backends, fanout, self._config.stt_model)
+            self._speakers[member.participant_id] = speaker
+        return speaker
+
+    def _leave(self, room: Room, member: Member, reason: int, announce: bool = True) -> None:
+        speaker = self._speakers.pop(member.participant_id, None)
+        if speaker is not None:
+            # What they already said still reaches the others.
+            self._spawn(speaker.finish())
+        if not self._registry.discharge(room, member):
+            return
+        log.info("participant left", room=room.room_id, participant=member.participant_id)
+        if announce:
+            room.broadcast(
+                rooms_pb2.JoinResponse(
+                    participant_left=rooms_pb2.ParticipantLeft(
+                        participant=member.to_proto(), reason=reason
+                    )
+                )
+            )
+
+    def _stalled(self, room: Room, member: Member) -> None:
+        self._leave(room, member, DISCONNECTED)
+
+    async def drain(self) -> None:
+        """On shutdown: every member is told and every room closed."""
+        for room in self._registry.list():
+            for member in list(room.members.values()):
+                member.outbox.put(
+                    rooms_pb2.JoinResponse(
+                        notice=rooms_pb2.Notice(
+                            code=rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
+                            severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
+                            message="the server is shutting down",
+                        )
+                    )
+                )
+            self.close_room(room, "the server is shutting down")
 
 
-def service() -> Service:
-    """The service as a server hosts it."""
-    servicer = RoomServicer()
+def _address(server: ParleyServer, configured: str, service: str, variable: str) -> str:
+    """A peer's address: the configured one, else this server if it hosts the peer.
+
+    Raises:
+        InvalidInput: if neither, so that a split deployment fails at start, not mid-call.
+    """
+    if configured:
+        return configured
+    if f"parley.v1.{service}" in server.service_names:
+        return server.local_address
+    raise InvalidInput(f"{variable} is not set and this server does not host {service}")
+
+
+def service(config: RoomsConfig, backends: Backends | None = None) -> Service:
+    """The service as a server hosts it. ``backends`` replaces the gRPC clients (tests)."""
+    servicer = RoomServicer(config)
+
+    async def start(server: ParleyServer) -> None:
+        if backends is not None:
+            servicer.use_backends(backends)
+            return
+        peers = [
+            (config.stt_address, "SpeechToTextService", "PARLEY_STT_ADDRESS"),
+            (config.translate_address, "TranslationService", "PARLEY_TRANSLATE_ADDRESS"),
+            (config.tts_address, "TextToSpeechService", "PARLEY_TTS_ADDRESS"),
+        ]
+        servicer.use_backends(GrpcBackends(*(_address(server, *peer) for peer in peers)))
+
+    async def stop() -> None:
+        if servicer._backends is not None:
+            await servicer._backends.close()
+
     return Service(
         name=SERVICE_NAME,
         register=lambda server: rooms_pb2_grpc.add_RoomServiceServicer_to_server(servicer, server),
+        start=start,
+        drain=servicer.drain,
+        stop=stop,
     )
 
 
-ENTRY = ServiceEntry(build=service)
+ENTRY = ServiceEntry(build=service, settings=RoomsConfig)

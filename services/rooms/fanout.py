@@ -1,0 +1,254 @@
+"""Delivery of one utterance to every listener: once per language, never once per listener.
+
+A final transcript is translated in one batch call into every listen language present (other
+than the spoken one), then synthesised once per (language, output format) wanted, and each
+audio chunk is queued to every listener of that group. A failure in one language reaches only
+that language's listeners, as captions plus a notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+
+from parley.logs import get_logger
+from parley.rpc import audio_format_to_proto
+from parley.v1 import rooms_pb2, translate_pb2, tts_pb2
+from services.rooms.backends import Backends
+from services.rooms.state import Member, Room
+
+log = get_logger(__name__)
+
+
+def seconds(value: float) -> Duration:
+    message = Duration()
+    message.FromNanoseconds(int(max(value, 0.0) * 1e9))
+    return message
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A final transcript ready for delivery."""
+
+    utterance_id: str
+    speaker: Member
+    text: str
+    language: str
+    start_offset: Duration
+    end_offset: Duration
+    endpointing_s: float
+    recognition_s: float
+
+
+def notice(code: int, message: str, utterance_id: str = "", language: str = ""):
+    severity = (
+        rooms_pb2.NOTICE_SEVERITY_ERROR
+        if code in (rooms_pb2.NOTICE_CODE_RECOGNITION_FAILED,)
+        else rooms_pb2.NOTICE_SEVERITY_WARNING
+    )
+    return rooms_pb2.JoinResponse(
+        notice=rooms_pb2.Notice(
+            code=code,
+            severity=severity,
+            message=message,
+            utterance_id=utterance_id,
+            language=language,
+        )
+    )
+
+
+class FanOut:
+    """Delivers the utterances of one room."""
+
+    def __init__(self, room: Room, backends: Backends, timeout_s: float) -> None:
+        self._room = room
+        self._backends = backends
+        self._timeout = timeout_s
+
+    def partial(self, speaker: Member, utterance_id: str, text: str, language: str, stability):
+        """Sends a partial caption (untranslated) to those who asked for them."""
+        for member in self._room.members.values():
+            if not (member.interim_captions and member.wants_captions):
+                continue
+            same = member is speaker or member.listen_language == language
+            caption = rooms_pb2.Caption(
+                utterance_id=utterance_id,
+                speaker_id=speaker.participant_id,
+                speaker_name=speaker.display_name,
+                is_final=False,
+                stability=stability,
+                original_text=text,
+                original_language=language,
+                text=text if same else "",
+                language=language if member is speaker else member.listen_language,
+            )
+            self._room.send(member, rooms_pb2.JoinResponse(caption=caption))
+
+    async def deliver(self, utterance: Utterance) -> None:
+        """Captions and translated speech of one final transcript to every member."""
+        speaker = utterance.speaker
+        listeners = [m for m in self._room.others(speaker)]
+        by_language: dict[str, list[Member]] = defaultdict(list)
+        for member in listeners:
+            by_language[member.listen_language].append(member)
+        if speaker.wants_captions:  # the speaker's own caption, as confirmation
+            self._room.send(speaker, self._caption(utterance, speaker, utterance.text, "", 0.0))
+        targets = sorted(lang for lang in by_language if lang != utterance.language)
+        texts, routes, translation_s = await self._translate(utterance, targets)
+        for language, members in by_language.items():
+            text = utterance.text if language == utterance.language else texts.get(language, "")
+            route = routes.get(language, "")
+            spent = 0.0 if language == utterance.language else translation_s
+            for member in members:
+                if member.wants_captions:
+                    self._room.send(member, self._caption(utterance, member, text, route, spent))
+                if language not in texts and language != utterance.language:
+                    self._room.send(
+                        member,
+                        notice(
+                            rooms_pb2.NOTICE_CODE_TRANSLATION_FAILED,
+                            f"no translation into {language}: the caption carries the original",
+                            utterance.utterance_id,
+                            language,
+                        ),
+                    )
+        texts[utterance.language] = utterance.text
+        groups: dict[tuple[str, object], list[Member]] = defaultdict(list)
+        for language, members in by_language.items():
+            if language not in texts:
+                continue
+            for member in members:
+                if member.wants_audio and (
+                    language != utterance.language or member.same_language_audio
+                ):
+                    groups[(language, member.output_format)].append(member)
+        await asyncio.gather(
+            *(
+                self._speak(utterance, language, texts[language], members, translation_s)
+                for (language, _), members in groups.items()
+            )
+        )
+
+    def _caption(self, u: Utterance, member: Member, text: str, route: str, translation_s: float):
+        timings = rooms_pb2.UtteranceTimings(
+            endpointing=seconds(u.endpointing_s),
+            recognition=seconds(u.recognition_s),
+            translation=seconds(translation_s),
+        )
+        caption = rooms_pb2.Caption(
+            utterance_id=u.utterance_id,
+            speaker_id=u.speaker.participant_id,
+            speaker_name=u.speaker.display_name,
+            is_final=True,
+            stability=1.0,
+            original_text=u.text,
+            original_language=u.language,
+            text=text,
+            language=u.language if member is u.speaker else member.listen_language,
+            route=route,
+            start_offset=u.start_offset,
+            end_offset=u.end_offset,
+            timings=timings,
+        )
+        return rooms_pb2.JoinResponse(caption=caption)
+
+    async def _translate(
+        self, utterance: Utterance, targets: list[str]
+    ) -> tuple[dict[str, str], dict[str, str], float]:
+        """Translations and routes per target; a failed target is simply absent."""
+        if not targets:
+            return {}, {}, 0.0
+        started = time.perf_counter()
+        try:
+            response = await self._backends.translate(
+                translate_pb2.TranslateRequest(
+                    texts=[utterance.text],
+                    source_language=utterance.language,
+                    target_languages=targets,
+                ),
+                self._timeout,
+            )
+            found = response.translations
+        except grpc.aio.AioRpcError as exc:
+            if len(targets) == 1 or exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                log.warning("translation failed", targets=targets, error=exc.details())
+                return {}, {}, time.perf_counter() - started
+            # One unreachable pair fails the batch: find out which, one target at a time.
+            texts, routes = {}, {}
+            for target in targets:
+                one_text, one_route, _ = await self._translate(utterance, [target])
+                texts.update(one_text)
+                routes.update(one_route)
+            return texts, routes, time.perf_counter() - started
+        texts = {t.target_language: t.text for t in found}
+        routes = {t.target_language: t.route.summary for t in found}
+        return texts, routes, time.perf_counter() - started
+
+    async def _speak(
+        self, u: Utterance, language: str, text: str, members: list[Member], translation_s: float
+    ) -> None:
+        """One synthesis, streamed to every member of the group as it is produced."""
+        fmt = members[0].output_format
+        request = tts_pb2.StreamingSynthesizeRequest(
+            text=text,
+            voice=tts_pb2.VoiceSelection(language=language, speaker_key=u.speaker.participant_id),
+            audio_format=audio_format_to_proto(fmt),
+        )
+        started = time.perf_counter()
+        sequence = 0
+        total_bytes = 0
+        try:
+            async for response in self._backends.synthesize(request, self._timeout):
+                if sequence == 0:
+                    begin = rooms_pb2.UtteranceAudioBegin(
+                        utterance_id=u.utterance_id,
+                        speaker_id=u.speaker.participant_id,
+                        language=language,
+                        audio_format=response.audio_format,
+                        voice=response.voice.name,
+                        text=text,
+                        timings=rooms_pb2.UtteranceTimings(
+                            endpointing=seconds(u.endpointing_s),
+                            recognition=seconds(u.recognition_s),
+                            translation=seconds(translation_s),
+                            synthesis_first_chunk=seconds(time.perf_counter() - started),
+                        ),
+                    )
+                    self._to_all(members, rooms_pb2.JoinResponse(audio_begin=begin))
+                chunk = rooms_pb2.UtteranceAudioChunk(
+                    utterance_id=u.utterance_id, data=response.audio, sequence=sequence
+                )
+                self._to_all(members, rooms_pb2.JoinResponse(audio_chunk=chunk))
+                sequence += 1
+                total_bytes += len(response.audio)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("synthesis failed", language=language, error=exc.details())
+            self._to_all(
+                members,
+                notice(
+                    rooms_pb2.NOTICE_CODE_SYNTHESIS_FAILED,
+                    f"speech in {language} could not be synthesised ({exc.code().name}); "
+                    "captions still arrive",
+                    u.utterance_id,
+                    language,
+                ),
+            )
+        if sequence:
+            sample_bytes = 2 if fmt.encoding == "linear16" else 4
+            end = rooms_pb2.UtteranceAudioEnd(
+                utterance_id=u.utterance_id,
+                duration=seconds(total_bytes / sample_bytes / fmt.sample_rate),
+            )
+            self._to_all(members, rooms_pb2.JoinResponse(audio_end=end))
+
+    def _to_all(self, members: list[Member], event: rooms_pb2.JoinResponse) -> None:
+        for member in members:
+            if member.participant_id in self._room.members:
+                copy = rooms_pb2.JoinResponse()
+                copy.CopyFrom(event)
+                self._room.send(member, copy)

@@ -1,0 +1,179 @@
+"""One speaking participant: their audio goes to a recognition stream, and each final
+transcript goes to the room's fan-out, one utterance after the other (in order)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+import grpc
+
+from parley.audio import FLOAT32
+from parley.logs import get_logger
+from parley.rpc import audio_format_to_proto
+from parley.v1 import audio_pb2, rooms_pb2, stt_pb2
+from services.rooms.backends import Backends
+from services.rooms.fanout import FanOut, Utterance, notice
+from services.rooms.state import Member, Room
+
+log = get_logger(__name__)
+
+
+class AudioClock:
+    """When each part of a member's audio arrived, to time the endpointing stage."""
+
+    def __init__(self, bytes_per_ms: float) -> None:
+        self._bytes_per_ms = bytes_per_ms
+        self._received = 0
+        self._marks: deque[tuple[float, float]] = deque(maxlen=2000)  # (offset ms, wall time)
+
+    def mark(self, size: int) -> None:
+        self._received += size
+        self._marks.append((self._received / self._bytes_per_ms, time.perf_counter()))
+
+    def wall_time(self, offset_ms: float) -> float | None:
+        """Wall time at which audio at ``offset_ms`` arrived, if still known."""
+        for end_ms, wall in self._marks:
+            if end_ms >= offset_ms:
+                return wall
+        return None
+
+
+class SpeakerStream:
+    """Recognition and in-order delivery for one member."""
+
+    def __init__(
+        self, room: Room, member: Member, backends: Backends, fanout: FanOut, model: str
+    ) -> None:
+        self._room = room
+        self._member = member
+        self._backends = backends
+        self._fanout = fanout
+        self._model = model
+        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._finals: asyncio.Queue[Utterance | None] = asyncio.Queue()
+        fmt = member.input_format
+        width = 4 if fmt.encoding == FLOAT32 else 2
+        self._clock = AudioClock(fmt.sample_rate * fmt.channels * width / 1000)
+        self._generation = 0
+        self._ended_at: dict[str, float] = {}
+        self._recognizer: asyncio.Task | None = None
+        self._deliverer = asyncio.create_task(self._deliver())
+
+    def feed(self, data: bytes) -> None:
+        """Takes the member's next audio (ignored while muted)."""
+        if self._member.muted or not data:
+            return
+        if self._recognizer is None or self._recognizer.done():
+            self._recognizer = asyncio.create_task(self._recognize())
+        self._audio.put_nowait(data)
+
+    async def finish(self) -> None:
+        """Ends the stream after the audio received so far is recognised and delivered."""
+        self._audio.put_nowait(None)
+        if self._recognizer is not None:
+            await asyncio.gather(self._recognizer, return_exceptions=True)
+        self._finals.put_nowait(None)
+        await asyncio.gather(self._deliverer, return_exceptions=True)
+
+    def cancel(self) -> None:
+        for task in (self._recognizer, self._deliverer):
+            if task is not None:
+                task.cancel()
+
+    def _config(self) -> stt_pb2.RecognitionConfig:
+        return stt_pb2.RecognitionConfig(
+            model=self._model,
+            language=self._member.speak_language,
+            interim_results=any(m.interim_captions for m in self._room.members.values()),
+            speech_events=True,
+            audio_format=audio_pb2.AudioFormat(
+                encoding=audio_format_to_proto(self._member.input_format).encoding,
+                sample_rate_hz=self._member.input_format.sample_rate,
+                channels=self._member.input_format.channels,
+            ),
+            endpointing=stt_pb2.EndpointingConfig(max_utterance_ms=self._room.max_utterance_ms),
+        )
+
+    async def _requests(self):
+        yield stt_pb2.StreamingRecognizeRequest(config=self._config())
+        while (data := await self._audio.get()) is not None:
+            self._clock.mark(len(data))
+            yield stt_pb2.StreamingRecognizeRequest(audio=audio_pb2.AudioChunk(data=data))
+
+    async def _recognize(self) -> None:
+        self._generation += 1
+        try:
+            async for response in self._backends.recognize(self._requests()):
+                if response.HasField("speech_event"):
+                    self._on_speech_event(response.speech_event)
+                else:
+                    self._on_result(response.result)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("recognition stream failed", error=exc.details())
+            self._room.send(
+                self._member,
+                notice(
+                    rooms_pb2.NOTICE_CODE_RECOGNITION_FAILED,
+                    f"speech recognition failed ({exc.code().name}: {exc.details()}); "
+                    "your next words start a new attempt",
+                ),
+            )
+        finally:
+            if self._member.speaking:
+                self._set_speaking(False)
+
+    def _utterance_id(self, stt_id: str) -> str:
+        return f"{self._member.participant_id}.{self._generation}.{stt_id}"
+
+    def _on_speech_event(self, event: stt_pb2.SpeechEvent) -> None:
+        if event.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_STARTED:
+            self._set_speaking(True)
+        elif event.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_ENDED:
+            self._ended_at[event.utterance_id] = time.perf_counter()
+            spoke_until = self._clock.wall_time(event.offset.ToMilliseconds())
+            if spoke_until is not None:
+                self._ended_at[event.utterance_id + ".speech"] = spoke_until
+            self._set_speaking(False)
+
+    def _set_speaking(self, speaking: bool) -> None:
+        self._member.speaking = speaking
+        if self._member.participant_id in self._room.members:
+            self._room.broadcast(
+                rooms_pb2.JoinResponse(
+                    participant_updated=rooms_pb2.ParticipantUpdated(
+                        participant=self._member.to_proto()
+                    )
+                )
+            )
+
+    def _on_result(self, result: stt_pb2.RecognitionResult) -> None:
+        utterance_id = self._utterance_id(result.utterance_id)
+        if not result.is_final:
+            self._fanout.partial(
+                self._member, utterance_id, result.text, result.language, result.stability
+            )
+            return
+        now = time.perf_counter()
+        ended = self._ended_at.pop(result.utterance_id, now)
+        spoke_until = self._ended_at.pop(result.utterance_id + ".speech", ended)
+        self._finals.put_nowait(
+            Utterance(
+                utterance_id=utterance_id,
+                speaker=self._member,
+                text=result.text,
+                language=result.language,
+                start_offset=result.start_offset,
+                end_offset=result.end_offset,
+                endpointing_s=ended - spoke_until,
+                recognition_s=now - ended,
+            )
+        )
+
+    async def _deliver(self) -> None:
+        while (utterance := await self._finals.get()) is not None:
+            try:
+                await self._fanout.deliver(utterance)
+            except Exception:  # one utterance's failure must not end the speaker's stream
+                log.exception("delivery failed", utterance=utterance.utterance_id)

@@ -1,0 +1,214 @@
+"""Real rooms end to end: real speech in, real captions and translated speech out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import numpy as np
+
+from parley.v1 import audio_pb2, rooms_pb2, rooms_pb2_grpc, stt_pb2, stt_pb2_grpc
+from tests.rooms.conftest import Participant, join, room_server
+from tests.speech import silence, speak, wer
+
+HELLO = "Good morning, how are you today?"
+HOLA = "Buenos días, me gustaría reservar una mesa para cuatro personas."
+
+
+def utterance(text: str, language: str) -> np.ndarray:
+    return np.concatenate([silence(0.3), speak(text, language), silence(1.2)])
+
+
+async def transcribe(engines: str, pcm: bytes, language: str) -> str:
+    async with grpc.aio.insecure_channel(engines) as channel:
+        response = await stt_pb2_grpc.SpeechToTextServiceStub(channel).Recognize(
+            stt_pb2.RecognizeRequest(
+                config=stt_pb2.RecognitionConfig(
+                    language=language, audio_format=audio_pb2.AudioFormat(sample_rate_hz=16_000)
+                ),
+                audio=pcm,
+            ),
+            timeout=60,
+        )
+    return " ".join(r.text for r in response.results)
+
+
+def audio_done(p: Participant, count: int = 1):
+    return lambda _: len(p.of("audio_end")) >= count and p.of("audio_end")
+
+
+async def test_english_speaker_heard_in_spanish_french_and_english(engines):
+    async with room_server(engines) as (stub, _):
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="cafe"))
+        ana = Participant(stub, join("cafe", "Ana", "en", "en"))
+        await ana.wait_for(lambda e: ana.of("joined"))
+        luis = Participant(stub, join("cafe", "Luis", "es", "es"))
+        marie = Participant(stub, join("cafe", "Marie", "fr", "fr"))
+        john = Participant(stub, join("cafe", "John", "en", "en"))
+        for p in (luis, marie, john):
+            await p.wait_for(lambda e, p=p: p.of("joined"))
+        ana.send_audio(utterance(HELLO, "en"))
+
+        (es_end,) = await luis.wait_for(audio_done(luis))
+        (fr_end,) = await marie.wait_for(audio_done(marie))
+        (es_caption,) = luis.finals()
+        (fr_caption,) = marie.finals()
+        (en_caption,) = await john.wait_for(lambda e: john.finals())
+        (own,) = await ana.wait_for(lambda e: ana.finals())
+
+        assert wer(HELLO, es_caption.original_text) <= 0.2
+        assert es_caption.original_language == "en" and es_caption.language == "es"
+        assert "buenos" in es_caption.text.lower() and "hoy" in es_caption.text.lower()
+        assert es_caption.route == "en>es (apertium)"
+        assert "bonjour" in fr_caption.text.lower() and "en>es" in fr_caption.route
+        assert en_caption.text == en_caption.original_text and not en_caption.route
+        assert own.text == own.original_text and own.speaker_id == ana.id
+        assert es_caption.speaker_name == "Ana"
+
+        # Translated speech is real: transcribed back, it says the translation.
+        heard_es = await transcribe(engines, luis.audio(es_end.utterance_id), "es")
+        assert "buenos" in heard_es.lower() and "hoy" in heard_es.lower(), heard_es
+        heard_fr = await transcribe(engines, marie.audio(fr_end.utterance_id), "fr")
+        assert "bonjour" in heard_fr.lower(), heard_fr
+        (begin,) = luis.of("audio_begin")
+        assert begin.language == "es" and begin.audio_format.sample_rate_hz == 16_000
+        assert begin.timings.recognition.ToNanoseconds() > 0
+
+        # Same language: caption only, no audio; the speaker gets nothing of their own audio.
+        await asyncio.sleep(0.5)
+        assert not john.of("audio_chunk") and not ana.of("audio_chunk")
+        for p in (ana, luis, marie, john):
+            p.leave()
+            await p.close()
+
+
+async def test_two_people_speaking_at_once(engines):
+    async with room_server(engines) as (stub, _):
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="duo"))
+        ana = Participant(stub, join("duo", "Ana", "en", "es"))
+        luis = Participant(stub, join("duo", "Luis", "es", "en"))
+        listener = Participant(stub, join("duo", "Pat", "en", "en"))
+        for p in (ana, luis, listener):
+            await p.wait_for(lambda e, p=p: p.of("joined"))
+        ana.send_audio(utterance(HELLO, "en"))
+        luis.send_audio(utterance(HOLA, "es"))
+        captions = await listener.wait_for(
+            lambda e: len(listener.finals()) >= 2 and listener.finals()
+        )
+        by_speaker = {c.speaker_name: c for c in captions}
+        assert wer(HELLO, by_speaker["Ana"].text) <= 0.2
+        assert by_speaker["Luis"].original_language == "es"
+        assert "table" in by_speaker["Luis"].text.lower() or "mesa" in by_speaker["Luis"].text
+        (to_ana,) = await ana.wait_for(
+            lambda e: [c for c in ana.finals() if c.speaker_name == "Luis"]
+        )
+        assert wer(HOLA, to_ana.text) <= 0.25  # Ana listens in Spanish: Luis's own words
+        (to_luis,) = await luis.wait_for(
+            lambda e: [c for c in luis.finals() if c.speaker_name == "Ana"]
+        )
+        assert to_luis.language == "en" and wer(HELLO, to_luis.text) <= 0.2
+        for p in (ana, luis, listener):
+            await p.close()
+
+
+async def test_listener_switches_language_mid_call(engines):
+    async with room_server(engines) as (stub, _):
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="switch"))
+        ana = Participant(stub, join("switch", "Ana", "en", "en"))
+        bea = Participant(
+            stub, join("switch", "Bea", "es", "es", delivery=rooms_pb2.DELIVERY_MODE_CAPTIONS_ONLY)
+        )
+        for p in (ana, bea):
+            await p.wait_for(lambda e, p=p: p.of("joined"))
+        ana.send_audio(utterance(HELLO, "en"))
+        (first,) = await bea.wait_for(lambda e: bea.finals())
+        bea.send(update_settings=rooms_pb2.UpdateSettings(listen_language="fr"))
+        await ana.wait_for(
+            lambda e: [
+                u for u in ana.of("participant_updated") if u.participant.listen_language == "fr"
+            ]
+        )
+        ana.send_audio(utterance("Thank you very much.", "en"))
+        second = await bea.wait_for(lambda e: len(bea.finals()) >= 2 and bea.finals()[1])
+        assert first.language == "es" and second.language == "fr"
+        assert "merci" in second.text.lower(), second.text
+        assert not bea.of("audio_chunk")  # captions only
+        for p in (ana, bea):
+            await p.close()
+
+
+async def test_tts_failure_reaches_only_that_language(engines):
+    async with room_server(engines, counting=True) as (stub, backends):
+        backends.fail_synthesis = {"fr"}
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="faulty"))
+        ana = Participant(stub, join("faulty", "Ana", "en", "en"))
+        luis = Participant(stub, join("faulty", "Luis", "es", "es"))
+        marie = Participant(stub, join("faulty", "Marie", "fr", "fr"))
+        for p in (ana, luis, marie):
+            await p.wait_for(lambda e, p=p: p.of("joined"))
+        ana.send_audio(utterance(HELLO, "en"))
+        await luis.wait_for(audio_done(luis))
+        notices = await marie.wait_for(lambda e: marie.of("notice"))
+        assert (
+            notices[0].code == rooms_pb2.NOTICE_CODE_SYNTHESIS_FAILED
+            and notices[0].language == "fr"
+        )
+        (caption,) = marie.finals()
+        assert "bonjour" in caption.text.lower()
+        assert not marie.of("audio_chunk") and not luis.of("notice")
+        for p in (ana, luis, marie):
+            await p.close()
+
+
+async def test_a_listener_that_never_reads_does_not_delay_the_others(engines):
+    async with room_server(engines, outbox_audio_chunks=5) as (stub, _):
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="slow"))
+        ana = Participant(stub, join("slow", "Ana", "en", "en"))
+        await ana.wait_for(lambda e: ana.of("joined"))
+        # A connection whose receive window stays at 64 KiB, so that unread audio backs up.
+        slow = grpc.aio.insecure_channel(stub.address, options=[("grpc.http2.bdp_probe", 0)])
+        sleeper = Participant(
+            rooms_pb2_grpc.RoomServiceStub(slow), join("slow", "Sleepy", "es", "es"), read=False
+        )
+        luis = Participant(stub, join("slow", "Luis", "es", "es"))
+        await ana.wait_for(lambda e: len(ana.of("participant_joined")) == 2)
+        for text in (HELLO, "Thank you very much.", "See you tomorrow at noon."):
+            ana.send_audio(utterance(text, "en"))
+        ends = await luis.wait_for(audio_done(luis, 3))
+        assert len(ends) == 3 and all(e.dropped_chunks == 0 for e in ends)
+        # The sleeper wakes up: its captions are all there, its oldest audio was dropped.
+        await sleeper.start_reading()
+        await sleeper.wait_for(lambda e: len(sleeper.finals()) == 3)
+        await sleeper.wait_for(audio_done(sleeper, 3))
+        dropped = [n for n in sleeper.of("notice") if n.code == rooms_pb2.NOTICE_CODE_AUDIO_DROPPED]
+        assert dropped and sum(n.dropped_chunks for n in dropped) > 0
+        # Nothing else was lost: what it got plus what was dropped is what Luis got.
+        lost = sum(end.dropped_chunks for end in sleeper.of("audio_end"))
+        assert len(sleeper.of("audio_chunk")) + lost == len(luis.of("audio_chunk"))
+        for p in (ana, sleeper, luis):
+            await p.close()
+        await slow.close()
+
+
+async def test_fifty_listeners_cost_one_recognition_two_translations_three_syntheses(engines):
+    async with room_server(engines, counting=True, max_participants=60) as (stub, backends):
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="crowd"))
+        speaker = Participant(stub, join("crowd", "Speaker", "en", "en"))
+        await speaker.wait_for(lambda e: speaker.of("joined"))
+        languages = ["en", "es", "fr"]
+        crowd = [Participant(stub, join("crowd", f"L{i}", "", languages[i % 3])) for i in range(50)]
+        for p in crowd:
+            await p.wait_for(lambda e, p=p: p.of("joined"))
+        speaker.send_audio(utterance(HELLO, "en"))
+        for p in crowd:
+            await p.wait_for(lambda e, p=p: p.finals())
+        for p in crowd[1:3]:
+            await p.wait_for(audio_done(p))
+        assert backends.calls["recognize"] == 1
+        assert backends.calls["translate"] == 1 and backends.translated_targets == [["es", "fr"]]
+        # en listeners hear the speaker's own language: caption only, no synthesis.
+        assert sorted(backends.synthesized) == ["es", "fr"]
+        for p in crowd:
+            assert len(p.finals()) == 1
+        for p in [speaker, *crowd]:
+            await p.close()
