@@ -175,10 +175,10 @@ class FanOut:
             )
             found = response.translations
         except grpc.aio.AioRpcError as exc:
-            if len(targets) == 1 or exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                log.warning("translation failed", targets=targets, error=exc.details())
+            if len(targets) == 1:
+                log.warning("translation failed", target=targets[0], error=exc.details())
                 return {}, {}, time.perf_counter() - started
-            # One unreachable pair fails the batch: find out which, one target at a time.
+            # One failing language fails the batch: keep the others, one target at a time.
             texts, routes = {}, {}
             for target in targets:
                 one_text, one_route, _ = await self._translate(utterance, [target])

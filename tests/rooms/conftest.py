@@ -47,6 +47,7 @@ class CountingBackends:
         self.translated_targets: list[list[str]] = []
         self.synthesized: list[str] = []
         self.fail_synthesis: set[str] = set()
+        self.fail_translation: set[str] = set()
 
     def recognize(self, requests):
         self.calls["recognize"] += 1
@@ -55,6 +56,8 @@ class CountingBackends:
     async def translate(self, request, deadline_s):
         self.calls["translate"] += 1
         self.translated_targets.append(sorted(request.target_languages))
+        if self.fail_translation & set(request.target_languages):
+            raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, "injected translation failure")
         return await self._inner.translate(request, deadline_s)
 
     async def synthesize(self, request, deadline_s):

@@ -160,6 +160,29 @@ async def test_tts_failure_reaches_only_that_language(engines):
             await p.close()
 
 
+async def test_translation_failure_reaches_only_that_language(engines):
+    async with room_server(engines, counting=True) as (stub, backends):
+        backends.fail_translation = {"fr"}
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="lost"))
+        ana = Participant(stub, join("lost", "Ana", "en", "en"))
+        await ana.wait_for(lambda e: ana.of("joined"))
+        luis = Participant(stub, join("lost", "Luis", "es", "es"))
+        marie = Participant(stub, join("lost", "Marie", "fr", "fr"))
+        for p in (luis, marie):
+            await p.wait_for(lambda e, p=p: p.of("joined"))
+        ana.send_audio(utterance(HELLO, "en"))
+        (es_caption,) = await luis.wait_for(lambda e: luis.finals())
+        assert "buenos" in es_caption.text.lower()
+        await luis.wait_for(audio_done(luis))
+        (notice,) = await marie.wait_for(lambda e: marie.of("notice"))
+        assert notice.code == rooms_pb2.NOTICE_CODE_TRANSLATION_FAILED and notice.language == "fr"
+        (fr_caption,) = marie.finals()
+        assert fr_caption.text == "" and wer(HELLO, fr_caption.original_text) <= 0.2
+        assert not marie.of("audio_chunk") and not luis.of("notice")
+        for p in (ana, luis, marie):
+            await p.close()
+
+
 async def test_a_listener_that_never_reads_does_not_delay_the_others(engines):
     async with room_server(engines, outbox_audio_chunks=5) as (stub, _):
         await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="slow"))
@@ -196,18 +219,21 @@ async def test_fifty_listeners_cost_one_recognition_two_translations_three_synth
         speaker = Participant(stub, join("crowd", "Speaker", "en", "en"))
         await speaker.wait_for(lambda e: speaker.of("joined"))
         languages = ["en", "es", "fr"]
-        crowd = [Participant(stub, join("crowd", f"L{i}", "", languages[i % 3])) for i in range(50)]
+        # English listeners ask to hear the English speaker re-voiced, so every language is spoken.
+        crowd = [
+            Participant(stub, join("crowd", f"L{i}", "", lang, same_language_audio=lang == "en"))
+            for i, lang in ((i, languages[i % 3]) for i in range(50))
+        ]
         for p in crowd:
             await p.wait_for(lambda e, p=p: p.of("joined"))
         speaker.send_audio(utterance(HELLO, "en"))
         for p in crowd:
             await p.wait_for(lambda e, p=p: p.finals())
-        for p in crowd[1:3]:
+        for p in crowd:
             await p.wait_for(audio_done(p))
         assert backends.calls["recognize"] == 1
         assert backends.calls["translate"] == 1 and backends.translated_targets == [["es", "fr"]]
-        # en listeners hear the speaker's own language: caption only, no synthesis.
-        assert sorted(backends.synthesized) == ["es", "fr"]
+        assert sorted(backends.synthesized) == ["en", "es", "fr"]
         for p in crowd:
             assert len(p.finals()) == 1
         for p in [speaker, *crowd]:
