@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1:50051",
         help="host:port of parley serve (default: %(default)s)",
     )
+    from parley_client import commands as client_commands
+
+    client_commands.register(commands)
     return parser
 
 
@@ -54,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return run_server(args, _all_services(), DEFAULT_PORT)
+    if getattr(args, "client_command", None):
+        import asyncio
+
+        from parley_client.commands import run
+
+        return asyncio.run(run(args.client_command, args))
     if args.command == "demo":
         from parley import demo
 

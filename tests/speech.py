@@ -73,3 +73,9 @@ def voiced_span_ms(samples: np.ndarray, rate: int = 16_000) -> tuple[float, floa
     frames = samples[: samples.size // window * window].reshape(-1, window)
     loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 0.01)
     return float(loud[0] * 10), float((loud[-1] + 1) * 10)
+
+
+def write_wav(path, pieces, rate: int = 16_000):
+    """Writes the concatenated mono pieces as a 16-bit WAV file."""
+    soundfile.write(str(path), np.concatenate(pieces), rate, subtype="PCM_16")
+    return path

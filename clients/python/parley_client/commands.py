@@ -1,0 +1,250 @@
+"""The client commands of the ``parley`` CLI, on top of the SDK.
+
+Each command is an async function taking the parsed arguments and a connection, printing for
+people, and returning an exit code. Errors become one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from parley_client.audio import chunks, read_wav, write_wav
+from parley_client.connection import Connection, ConnectionOptions
+
+RATE = 16_000
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--address",
+        default=os.environ.get("PARLEY_ADDRESS", "127.0.0.1:50051"),
+        help="host:port of the server (env PARLEY_ADDRESS; default: %(default)s)",
+    )
+    group.add_argument("--tls", action="store_true", help="connect with TLS")
+    group.add_argument("--ca", help="PEM file of the CA that signed the server's certificate")
+    group.add_argument("--cert", help="client certificate (PEM) for mutual TLS")
+    group.add_argument("--key", help="client private key (PEM) for mutual TLS")
+    group.add_argument(
+        "--api-key",
+        default=os.environ.get("PARLEY_API_KEY"),
+        help="API key sent as a bearer token (env PARLEY_API_KEY)",
+    )
+    group.add_argument("--timeout", type=float, default=60.0, help="deadline per call, seconds")
+
+
+def connect(args: argparse.Namespace) -> Connection:
+    return Connection(
+        args.address,
+        ConnectionOptions(
+            tls=args.tls,
+            root_certificates=args.ca,
+            client_certificate=args.cert,
+            client_key=args.key,
+            api_key=args.api_key,
+            timeout_s=args.timeout,
+        ),
+    )
+
+
+def _load(path: str) -> np.ndarray:
+    samples, rate = read_wav(path)
+    from parley.audio import resample
+
+    return resample(samples, rate, RATE)
+
+
+async def transcribe(args, parley: Connection) -> int:
+    samples = _load(args.file)
+    total = samples.shape[0] / RATE
+    config = parley.stt.config(args.language, args.model, RATE, args.translate)
+
+    async def audio():
+        for data in chunks(samples, RATE, 500):
+            yield data
+
+    async for response in parley.stt.stream(audio(), config):
+        if response.HasField("result") and response.result.is_final:
+            r = response.result
+            start, end = (
+                r.start_offset.ToMilliseconds() / 1000,
+                r.end_offset.ToMilliseconds() / 1000,
+            )
+            print(f"[{start:6.1f}-{end:6.1f} s of {total:.1f}] ({r.language}) {r.text}", flush=True)
+    return 0
+
+
+async def translate(args, parley: Connection) -> int:
+    targets = [t.strip() for t in args.to.split(",") if t.strip()]
+    for t in await parley.translation.translate([args.text], args.source, targets, args.engine):
+        print(f"{t.target_language}: {t.text}    [{t.route.summary or 'unchanged'}]")
+    return 0
+
+
+async def say(args, parley: Connection) -> int:
+    speech = await parley.tts.synthesize(args.text, args.lang, args.voice, args.rate)
+    path = write_wav(args.output, speech.samples, speech.rate)
+    print(f"{path}: {speech.seconds:.2f} s at {speech.rate} Hz, voice {speech.voice}")
+    return 0
+
+
+async def voices(args, parley: Connection) -> int:
+    for v in await parley.tts.voices(args.lang, args.engine):
+        print(f"{v.name:<34} {v.engine:<10} {','.join(v.languages):<20} {v.sample_rate_hz} Hz")
+    return 0
+
+
+async def languages(args, parley: Connection) -> int:
+    for pair in await parley.translation.pairs(args.source, args.target):
+        print(f"{pair.source_language}>{pair.target_language:<4} {pair.route.summary}")
+    return 0
+
+
+async def room_create(args, parley: Connection) -> int:
+    created = await parley.rooms.create(args.id, args.name)
+    print(f"room {created.room.room_id} created; join token {created.join_token}")
+    return 0
+
+
+async def room_list(args, parley: Connection) -> int:
+    rooms = await parley.rooms.list()
+    for room in rooms:
+        people = ", ".join(
+            f"{p.display_name} ({p.speak_language or '?'}>{p.listen_language})"
+            for p in room.participants
+        )
+        print(f"{room.room_id:<16} {room.name:<24} {len(room.participants)} in room: {people}")
+    if not rooms:
+        print("no rooms")
+    return 0
+
+
+async def room_join(args, parley: Connection) -> int:
+    session = parley.rooms.join(
+        args.room, args.name, args.listen, args.speak, RATE, create=args.create
+    )
+    output = Path(args.output) if args.output else None
+    pending: dict[str, list[bytes]] = {}
+    last_event = [time.monotonic()]
+
+    async def receive() -> None:
+        async for event in session.events():
+            last_event[0] = time.monotonic()
+            kind = event.WhichOneof("event")
+            if kind == "joined":
+                print(f"joined room {args.room} as {event.joined.participant_id}", flush=True)
+            elif kind == "caption" and event.caption.is_final:
+                c = event.caption
+                text = c.text or c.original_text
+                print(f"{c.speaker_name} ({c.original_language}>{c.language}): {text}", flush=True)
+            elif kind in ("participant_joined", "participant_left"):
+                who = getattr(event, kind).participant.display_name
+                print(f"{who} {'joined' if kind == 'participant_joined' else 'left'}", flush=True)
+            elif kind == "audio_begin":
+                pending[event.audio_begin.utterance_id] = []
+            elif kind == "audio_chunk" and event.audio_chunk.utterance_id in pending:
+                pending[event.audio_chunk.utterance_id].append(event.audio_chunk.data)
+            elif kind == "audio_end" and output is not None:
+                data = b"".join(pending.pop(event.audio_end.utterance_id, []))
+                path = write_wav(output / f"{event.audio_end.utterance_id}.wav", data, RATE)
+                print(f"saved {path}", flush=True)
+            elif kind == "notice":
+                print(f"notice: {event.notice.message}", flush=True)
+            elif kind == "room_closed":
+                print(f"room closed: {event.room_closed.reason}", flush=True)
+
+    receiver = asyncio.create_task(receive())
+    if args.input:
+        samples = np.concatenate([_load(args.input), np.zeros(RATE, np.float32)])
+        started = time.monotonic()
+        for i, data in enumerate(chunks(samples, RATE, 100)):
+            await asyncio.sleep(max(0.0, started + i * 0.1 - time.monotonic()))
+            session.send_audio(data)
+            if receiver.done():
+                break
+        # Stay until nothing has arrived for --wait seconds.
+        while not receiver.done():
+            quiet = time.monotonic() - last_event[0]
+            if quiet >= args.wait:
+                break
+            await asyncio.wait({receiver}, timeout=args.wait - quiet)
+        session.leave()
+    await receiver
+    return 0
+
+
+async def run(command, args) -> int:
+    """Runs a client command, turning every failure into one line on stderr."""
+    try:
+        async with connect(args) as parley:
+            return await command(args, parley)
+    except grpc.aio.AioRpcError as exc:
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
+def register(commands) -> None:
+    """Adds the client commands to the ``parley`` CLI's sub-parsers."""
+
+    def add(name: str, handler, help_text: str, parent=commands) -> argparse.ArgumentParser:
+        parser = parent.add_parser(name, help=help_text, description=help_text)
+        add_connection_arguments(parser)
+        parser.set_defaults(client_command=handler)
+        return parser
+
+    p = add("transcribe", transcribe, "transcribe a sound file, printing each utterance")
+    p.add_argument("file", help="WAV (or any file libsndfile reads)")
+    p.add_argument("--language", default="", help="language spoken; empty to detect")
+    p.add_argument("--model", default="", help="recognition model; empty for the default")
+    p.add_argument("--translate", action="store_true", help="output English, whatever was said")
+
+    p = add("translate", translate, "translate a text into one or more languages")
+    p.add_argument("text")
+    p.add_argument("--to", required=True, help="target languages, comma-separated: es,fr")
+    p.add_argument("--from", dest="source", default="en", help="language of the text (en)")
+    p.add_argument("--engine", default="", help="prefer this engine")
+
+    p = add("say", say, "speak a text into a WAV file")
+    p.add_argument("text")
+    p.add_argument("--lang", required=True, help="language of the text")
+    p.add_argument("-o", "--output", default="speech.wav", help="WAV file to write")
+    p.add_argument("--voice", default="", help="voice name (see parley voices)")
+    p.add_argument("--rate", type=int, default=0, help="sample rate; 0 for the voice's own")
+
+    p = add("voices", voices, "list the voices")
+    p.add_argument("--lang", default="", help="only voices of this language")
+    p.add_argument("--engine", default="", help="only voices of this engine")
+
+    p = add("languages", languages, "list the translatable language pairs and their routes")
+    p.add_argument("--from", dest="source", default="", help="only pairs from this language")
+    p.add_argument("--to", dest="target", default="", help="only pairs into this language")
+
+    room = commands.add_parser("room", help="create, list and join rooms")
+    rooms = room.add_subparsers(dest="room_command", required=True, metavar="ACTION")
+    p = add("create", room_create, "create a room", rooms)
+    p.add_argument("--id", default="", help="room id; empty for a random one")
+    p.add_argument("--name", default="", help="room name")
+    add("list", room_list, "list the rooms and who is in them", rooms)
+    p = add(
+        "join", room_join, "join a room: stream a WAV, print captions, save what you hear", rooms
+    )
+    p.add_argument("room", help="room id")
+    p.add_argument("--name", default="Guest", help="your display name")
+    p.add_argument("--speak", default="", help="language you speak; empty to detect")
+    p.add_argument("--listen", required=True, help="language you want to hear")
+    p.add_argument("--input", help="WAV to speak, streamed in real time")
+    p.add_argument("--output", help="folder for a WAV of each utterance you hear")
+    p.add_argument("--create", action="store_true", help="create the room if it does not exist")
+    p.add_argument(
+        "--wait", type=float, default=8.0, help="after the input, leave once quiet this long (s)"
+    )

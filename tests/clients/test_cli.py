@@ -1,0 +1,104 @@
+"""The `parley` CLI against a live `parley serve`, as a person would use it."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import soundfile
+
+from tests.conftest import start_process, tool
+from tests.speech import silence, speak, write_wav
+
+HELLO = "Good morning, how are you today?"
+
+
+@pytest.fixture(scope="module")
+def server():
+    process = start_process([tool("parley"), "serve"], env={"PARLEY_STT_PRELOAD": "start"})
+    yield process
+    process.process.terminate()
+    process.process.wait(timeout=30)
+
+
+def parley(server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [tool("parley"), *args, "--address", server.address],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_say_then_transcribe(server, tmp_path):
+    out = tmp_path / "hola.wav"
+    said = parley(
+        server, "say", "Buenos días a todos, bienvenidos.", "--lang", "es", "-o", str(out)
+    )
+    assert said.returncode == 0, said.stderr
+    assert "voice pico:es-ES" in said.stdout
+    info = soundfile.info(str(out))
+    assert 1.5 < info.duration < 6
+    heard = parley(server, "transcribe", str(out), "--language", "es")
+    assert heard.returncode == 0, heard.stderr
+    assert "(es)" in heard.stdout and "buenos" in heard.stdout.lower()
+
+
+def test_translate_voices_and_languages(server):
+    result = parley(server, "translate", HELLO, "--to", "es,fr")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("es: Buenos días") and "[en>es (apertium)]" in lines[0]
+    assert lines[1].startswith("fr: Bonjour") and "es>fr" in lines[1]
+    voices = parley(server, "voices", "--lang", "es")
+    assert "pico:es-ES" in voices.stdout
+    pairs = parley(server, "languages", "--from", "en")
+    assert "en>fr   en>es (apertium) > es>fr (apertium)" in pairs.stdout
+
+
+def test_rooms_from_the_command_line(server, tmp_path):
+    created = parley(server, "room", "create", "--id", "cli-room", "--name", "From the CLI")
+    assert created.returncode == 0 and "room cli-room created" in created.stdout
+    talk = tmp_path / "talk.wav"
+    write_wav(talk, [silence(0.5), speak(HELLO, "en"), silence(1.0)])
+    heard = tmp_path / "heard"
+    base = [tool("parley"), "room", "join", "cli-room", "--address", server.address]
+    listener = subprocess.Popen(
+        [*base, "--name", "Luis", "--listen", "es", "--output", str(heard), "--wait", "1000"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        speaker = subprocess.run(
+            [*base, "--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert speaker.returncode == 0, speaker.stderr
+        assert "Ana (en>en): Good morning" in speaker.stdout
+        listed = parley(server, "room", "list")
+        assert "cli-room" in listed.stdout and "Luis (?>es)" in listed.stdout
+    finally:
+        listener.terminate()
+        out = listener.communicate(timeout=30)[0]
+    assert "Ana (en>es): Buenos días" in out
+    (saved,) = heard.glob("*.wav")
+    assert soundfile.info(str(saved)).duration > 1.0
+
+
+def test_errors_are_one_clear_line(server, tmp_path):
+    bad = parley(server, "translate", "hello", "--to", "xx")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: INVALID_ARGUMENT:") and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    missing = parley(server, "transcribe", str(tmp_path / "nope.wav"))
+    assert missing.returncode == 1 and missing.stderr.startswith("error:")
+    assert "Traceback" not in missing.stderr
+    down = subprocess.run(
+        [tool("parley"), "voices", "--address", "127.0.0.1:9", "--timeout", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert down.returncode == 1 and down.stderr.startswith("error: UNAVAILABLE")
