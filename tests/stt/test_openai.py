@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 import threading
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import grpc
 import numpy as np
@@ -18,18 +17,19 @@ from parley.server import ServerConfig, running
 from parley.v1 import stt_pb2, stt_pb2_grpc
 from services.stt.config import SttConfig
 from services.stt.servicer import service
+from tests.fake_http import JsonHandler
 from tests.speech import silence, speak
 from tests.stt.conftest import finals, recognize_stream
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
+class FakeOpenAI(JsonHandler):
     """POST /v1/audio/transcriptions and /translations with OpenAI's request and reply shape."""
 
     requests: list[dict] = []
 
     def do_POST(self):  # noqa: N802 - http.server naming
         if self.headers.get("Authorization") != "Bearer sk-test":
-            self._reply(401, {"error": {"message": "Incorrect API key provided"}})
+            self.send_json(401, {"error": {"message": "Incorrect API key provided"}})
             return
         body = self.rfile.read(int(self.headers["Content-Length"]))
         head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
@@ -45,18 +45,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             body = {"task": "translate", "language": "english", "text": "Good morning."}
         else:
             body = {"task": "transcribe", "language": "spanish", "text": "Buenos días."}
-        self._reply(200, body)
-
-    def _reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(200, body)
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_http import JsonHandler
 
 SOURCES = ["DE", "EN", "ES", "FR", "JA"]
 TARGETS = ["DE", "EN-GB", "EN-US", "ES", "FR", "JA", "PT-BR", "PT-PT"]
@@ -38,29 +40,18 @@ def translate_word_by_word(text: str, target: str) -> str:
     return " ".join(words.get(word.lower(), word) for word in text.split(" "))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     state: DeepLState
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-    def _send(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _authorized(self, body: dict) -> bool:
         self.state.requests.append(
             {"method": self.command, "path": self.path, "headers": dict(self.headers), **body}
         )
         if self.state.fail_next:
-            self._send(self.state.fail_next.pop(0), {"message": "queued failure"})
+            self.send_json(self.state.fail_next.pop(0), {"message": "queued failure"})
             return False
         if self.headers.get("Authorization") != f"DeepL-Auth-Key {self.state.key}":
-            self._send(403, {"message": "Authorization failure, check auth_key"})
+            self.send_json(403, {"message": "Authorization failure, check auth_key"})
             return False
         return True
 
@@ -70,10 +61,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorized({"type": kind}):
             return
         if url.path != "/v2/languages":
-            self._send(404, {"message": "Not found"})
+            self.send_json(404, {"message": "Not found"})
             return
         codes = TARGETS if kind == "target" else SOURCES
-        self._send(200, [{"language": code, "name": code.title()} for code in codes])
+        self.send_json(200, [{"language": code, "name": code.title()} for code in codes])
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
@@ -89,12 +80,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         texts, target = body.get("text", []), str(body.get("target_lang", "")).upper()
         if not texts or len(texts) > 50:
-            self._send(400, {"message": "Parameter 'text' must hold 1 to 50 texts"})
+            self.send_json(400, {"message": "Parameter 'text' must hold 1 to 50 texts"})
         elif target not in TARGETS:
-            self._send(400, {"message": f"Value for 'target_lang' not supported: {target}"})
+            self.send_json(400, {"message": f"Value for 'target_lang' not supported: {target}"})
         else:
             source = str(body.get("source_lang", "EN")).upper()
-            self._send(
+            self.send_json(
                 200,
                 {
                     "translations": [

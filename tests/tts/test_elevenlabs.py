@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import grpc
@@ -17,6 +17,7 @@ from parley.settings import resolve
 from parley.v1 import audio_pb2, tts_pb2, tts_pb2_grpc
 from services.tts.config import TtsConfig
 from services.tts.servicer import service
+from tests.fake_http import JsonHandler
 from tests.tts.conftest import SERVER, decode, rms
 
 KEY = "test-key"
@@ -35,51 +36,40 @@ VOICES = [
 SECONDS_PER_WORD = 0.3
 
 
-class ElevenLabsHandler(BaseHTTPRequestHandler):
+class ElevenLabsHandler(JsonHandler):
     """GET /v1/voices and POST /v1/text-to-speech/{voice_id}/stream, as ElevenLabs answers."""
 
     protocol_version = "HTTP/1.1"
     seen: list[dict] = []
 
-    def log_message(self, *args) -> None:  # keep test output quiet
-        pass
-
-    def _json(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _authorised(self) -> bool:
         if self.headers.get("xi-api-key") == KEY:
             return True
-        self._json(401, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}})
+        self.send_json(401, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}})
         return False
 
     def do_GET(self) -> None:
         if urlparse(self.path).path != "/v1/voices":
-            return self._json(404, {"detail": "Not Found"})
+            return self.send_json(404, {"detail": "Not Found"})
         if self._authorised():
-            self._json(200, {"voices": VOICES})
+            self.send_json(200, {"voices": VOICES})
 
     def do_POST(self) -> None:
         url = urlparse(self.path)
         parts = url.path.strip("/").split("/")
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if len(parts) != 4 or parts[:2] != ["v1", "text-to-speech"] or parts[3] != "stream":
-            return self._json(404, {"detail": "Not Found"})
+            return self.send_json(404, {"detail": "Not Found"})
         if not self._authorised():
             return None
         query = parse_qs(url.query)
         self.seen.append({"voice_id": parts[2], "query": query, "body": body})
         if parts[2] not in {v["voice_id"] for v in VOICES}:
-            return self._json(404, {"detail": {"status": "voice_not_found"}})
+            return self.send_json(404, {"detail": {"status": "voice_not_found"}})
         if body.get("text") == "over quota":
-            return self._json(429, {"detail": {"status": "quota_exceeded"}})
+            return self.send_json(429, {"detail": {"status": "quota_exceeded"}})
         if not body.get("text") or not body.get("model_id"):
-            return self._json(422, {"detail": "text and model_id are required"})
+            return self.send_json(422, {"detail": "text and model_id are required"})
         rate = int(query["output_format"][0].removeprefix("pcm_"))
         self.send_response(200)
         self.send_header("Content-Type", "audio/pcm")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import unicodedata
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import pytest
 
 from parley.v1 import audio_pb2, tts_pb2
+from tests.speech import wer
 
 BASE_MODEL_BYTES = 145_217_607
 MAX_WER = 0.35
@@ -88,27 +87,6 @@ def whisper(request):
     return transcribe
 
 
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """WER after lowercasing and removing punctuation and accents."""
-    norm = jiwer.Compose(
-        [
-            jiwer.ToLowerCase(),
-            jiwer.RemovePunctuation(),
-            jiwer.RemoveMultipleSpaces(),
-            jiwer.Strip(),
-            jiwer.ReduceToListOfListOfWords(),
-        ]
-    )
-    return jiwer.wer(
-        _plain(reference), _plain(hypothesis), reference_transform=norm, hypothesis_transform=norm
-    )
-
-
 @pytest.mark.parametrize(
     ("language", "voice"),
     [
@@ -132,5 +110,5 @@ async def test_whisper_understands_the_speech(tts_stub, whisper, language, voice
     )
     samples = np.frombuffer(reply.audio, dtype="<f4").copy()
     heard = whisper(samples, language)
-    error = word_error_rate(TEXTS[language], heard)
+    error = wer(TEXTS[language], heard)
     assert error <= BOUNDS[language], f"{voice}: heard {heard!r} (WER {error:.2f})"
