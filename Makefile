@@ -7,7 +7,11 @@ BIN := $(VENV)/bin
 
 .PHONY: install serve test lint protos proto-baseline clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed clients/node/node_modules/.package-lock.json
+
+# The Node client's packages (clients/node), pinned by its package-lock.json.
+clients/node/node_modules/.package-lock.json: clients/node/package-lock.json
+	npm ci --prefix clients/node --no-audit --no-fund
 
 $(VENV)/.installed: pyproject.toml scripts/install-system.sh
 	bash scripts/install-system.sh

@@ -20,6 +20,10 @@ PACKAGES=(
   apertium-en-gl    # en<->gl
 )
 
+# Node.js and npm for the Node client (clients/node), unless some Node.js is already there
+# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
