@@ -115,6 +115,11 @@ class Endpointer:
         return self._in_speech and self._started
 
     @property
+    def silence_ms(self) -> int:
+        """Silence heard since the last speech frame of the utterance in progress."""
+        return self._silence * 1000 // SAMPLE_RATE
+
+    @property
     def utterance_index(self) -> int:
         """Index of the utterance in progress (or of the next one)."""
         return self._index

@@ -201,6 +201,10 @@ class RecognitionStream:
     def _maybe_partial(self) -> None:
         if not (self._settings.interim_results and self._endpointer.in_speech):
             return
+        if self._endpointer.silence_ms:
+            # The utterance may be ending: a partial started now would hold the worker when
+            # the final needs it.
+            return
         position = self._endpointer.position
         interval = self._settings.partial_interval_ms * SAMPLE_RATE // 1000
         pending = self._partial_pending
