@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1:50051",
         help="host:port of parley serve (default: %(default)s)",
     )
+    commands.add_parser(
+        "gateway",
+        # Its flags belong to clients.gateway (parley gateway --help lists them), imported only
+        # when it runs, so that the other commands never load FastAPI.
+        add_help=False,
+        help="the WebSocket gateway and browser page, in front of a running RoomService",
+    )
     from parley_client import commands as client_commands
 
     client_commands.register(commands)
@@ -54,7 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "gateway":
+        from clients.gateway.server import main as gateway
+
+        return gateway(rest, prog="parley gateway")
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return run_server(args, _all_services(), DEFAULT_PORT)
     if getattr(args, "client_command", None):

@@ -18,6 +18,10 @@ PACKAGES=(
   apertium-es-pt    # es<->pt
   apertium-es-ro    # ro->es
   apertium-en-gl    # en<->gl
+  # Headless browser for the end-to-end test of the gateway's page (tests/gateway/test_page.py).
+  chromium
+  # A font for the page in headless Chromium (--no-install-recommends drops chromium's own).
+  fonts-dejavu-core
 )
 
 # Node.js and npm for the Node client (clients/node), unless some Node.js is already there

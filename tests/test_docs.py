@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from clients.gateway.config import GatewayConfig
 from parley.server import ServerConfig
 from parley.settings import describe
 from services.rooms.config import RoomsConfig
@@ -16,7 +17,7 @@ README = (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
-    "settings", [ServerConfig, RoomsConfig, SttConfig, TranslateConfig, TtsConfig]
+    "settings", [ServerConfig, RoomsConfig, SttConfig, TranslateConfig, TtsConfig, GatewayConfig]
 )
 def test_every_setting_is_in_the_readme_with_its_default(settings):
     for flag, env, default, _help in describe(settings):

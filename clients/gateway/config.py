@@ -1,0 +1,69 @@
+"""Settings of the WebSocket gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parley.settings import option
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Gateway: the RoomService it fronts, where it listens, and who may call it."""
+
+    rooms_address: str = field(
+        default="127.0.0.1:50051",
+        metadata=option(
+            "PARLEY_GATEWAY_ROOMS_ADDRESS", "host:port of the RoomService (parley serve)"
+        ),
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata=option(
+            "PARLEY_GATEWAY_HOST", "address to listen on; 0.0.0.0 or [::] for every interface"
+        ),
+    )
+    port: int = field(
+        default=8000,
+        metadata=option("PARLEY_GATEWAY_PORT", "HTTP port to listen on; 0 picks a free one"),
+    )
+    cors_origins: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_GATEWAY_CORS_ORIGINS",
+            "origins (scheme://host:port) of other pages allowed to use the HTTP API and the "
+            "WebSocket, comma-separated; * allows any; empty allows only the gateway's own page",
+        ),
+    )
+    max_message_bytes: int = field(
+        default=1_048_576,
+        metadata=option(
+            "PARLEY_GATEWAY_MAX_MESSAGE_BYTES",
+            "largest WebSocket message accepted from a browser, in bytes",
+        ),
+    )
+    rpc_timeout_s: float = field(
+        default=10.0,
+        metadata=option(
+            "PARLEY_GATEWAY_RPC_TIMEOUT_S",
+            "deadline of the RoomService calls behind the HTTP API (not of Join streams)",
+        ),
+    )
+    log_level: str = field(
+        default="info",
+        metadata=option(
+            "PARLEY_LOG_LEVEL", "lowest log level", choices=("debug", "info", "warning", "error")
+        ),
+    )
+    log_format: str = field(
+        default="auto",
+        metadata=option(
+            "PARLEY_LOG_FORMAT",
+            "log lines as json, console, or auto (console on a terminal)",
+            choices=("auto", "json", "console"),
+        ),
+    )
+
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The configured origins, without blanks or trailing slashes."""
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())

@@ -1,0 +1,68 @@
+"""Runs the gateway with uvicorn: ``parley gateway`` and ``python -m clients.gateway``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+import uvicorn
+
+from clients.gateway.app import create_app
+from clients.gateway.config import GatewayConfig
+from parley import logs
+from parley.settings import SettingsError, add_arguments, resolve
+
+log = logs.get_logger(__name__)
+
+DESCRIPTION = (
+    "Serves the browser page and a WebSocket/HTTP API in front of a running RoomService "
+    "(parley serve): each WebSocket is one participant's Join stream."
+)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the address it bound (the port may have been 0)."""
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            log.info("server started", address=f"{shown}:{port}")
+
+
+async def serve(config: GatewayConfig) -> bool:
+    """Serves until SIGINT or SIGTERM; logs ``server started`` with the bound address.
+
+    Returns:
+        False if the server could not start (uvicorn logged why).
+    """
+    server = _Server(
+        uvicorn.Config(
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            log_config=None,  # uvicorn's loggers go through Parley's structured logging
+            ws="websockets-sansio",
+            ws_max_size=config.max_message_bytes,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    log.info("starting", rooms=config.rooms_address)
+    await server.serve()
+    return server.started
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m clients.gateway") -> int:
+    """Parses the gateway's flags (and environment), then serves. Returns the exit code."""
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser, GatewayConfig)
+    args = parser.parse_args(argv)
+    try:
+        config = resolve(GatewayConfig, args)
+    except SettingsError as exc:
+        print(f"error: {exc}")
+        return 2
+    logs.configure(config.log_level, config.log_format)
+    return 0 if asyncio.run(serve(config)) else 1
