@@ -81,3 +81,41 @@ def audio_format_to_proto(fmt: audio.AudioFormat) -> audio_pb2.AudioFormat:
     return audio_pb2.AudioFormat(
         encoding=_ENCODING_ENUMS[fmt.encoding], sample_rate_hz=fmt.sample_rate, channels=1
     )
+
+
+def passthrough_serializer(message_type):
+    """A response serializer that sends bytes as they are (a message serialized once for many
+    streams) and serializes messages of ``message_type`` as usual."""
+
+    def serialize(response) -> bytes:
+        if isinstance(response, bytes):
+            return response
+        return message_type.SerializeToString(response)
+
+    return serialize
+
+
+def register_servicer(server, servicer, service_descriptor, serializers=None) -> None:
+    """Adds ``servicer`` for every method of ``service_descriptor``, like the generated
+    ``add_*Servicer_to_server``, with optional response serializers per method name."""
+    from google.protobuf import symbol_database
+
+    messages = symbol_database.Default()
+    handlers = {}
+    for method in service_descriptor.methods:
+        request = messages.GetSymbol(method.input_type.full_name)
+        response = messages.GetSymbol(method.output_type.full_name)
+        kind = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(method.client_streaming, method.server_streaming)]
+        handlers[method.name] = kind(
+            getattr(servicer, method.name),
+            request_deserializer=request.FromString,
+            response_serializer=(serializers or {}).get(method.name, response.SerializeToString),
+        )
+    name = service_descriptor.full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    server.add_registered_method_handlers(name, handlers)

@@ -20,6 +20,7 @@ from parley.logs import get_logger
 from parley.rpc import audio_format_to_proto
 from parley.v1 import rooms_pb2, translate_pb2, tts_pb2
 from services.rooms.backends import Backends
+from services.rooms.outbox import SerializedChunk
 from services.rooms.state import Member, Room
 
 log = get_logger(__name__)
@@ -223,7 +224,13 @@ class FanOut:
                 chunk = rooms_pb2.UtteranceAudioChunk(
                     utterance_id=u.utterance_id, data=response.audio, sequence=sequence
                 )
-                self._to_all(members, rooms_pb2.JoinResponse(audio_chunk=chunk))
+                # Serialized once for the whole group, not once per listener.
+                shared = SerializedChunk(
+                    rooms_pb2.JoinResponse(audio_chunk=chunk).SerializeToString()
+                )
+                for member in members:
+                    if member.participant_id in self._room.members:
+                        self._room.send(member, shared)
                 sequence += 1
                 total_bytes += len(response.audio)
         except grpc.aio.AioRpcError as exc:

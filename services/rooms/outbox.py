@@ -11,8 +11,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import dataclass
 
 from parley.v1 import rooms_pb2
+
+
+@dataclass(frozen=True)
+class SerializedChunk:
+    """An audio chunk serialized once as a JoinResponse and shared by every listener of its
+    language (the Join stream sends the bytes as they are)."""
+
+    data: bytes
+
+
+def _kind(item) -> str:
+    return "audio_chunk" if isinstance(item, SerializedChunk) else item.WhichOneof("event")
 
 
 class Stalled(Exception):
@@ -23,7 +36,7 @@ class Outbox:
     """Events waiting to be sent to one participant."""
 
     def __init__(self, max_audio_chunks: int, max_events: int) -> None:
-        self._items: deque[rooms_pb2.JoinResponse] = deque()
+        self._items: deque[rooms_pb2.JoinResponse | SerializedChunk] = deque()
         self._audio = 0
         self._max_audio = max_audio_chunks
         self._max_events = max_events
@@ -39,7 +52,7 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, event: rooms_pb2.JoinResponse) -> None:
+    def put(self, event: rooms_pb2.JoinResponse | SerializedChunk) -> None:
         """Queues ``event`` without waiting.
 
         Raises:
@@ -47,7 +60,7 @@ class Outbox:
         """
         if self._closed:
             return
-        kind = event.WhichOneof("event")
+        kind = _kind(event)
         if kind == "audio_chunk":
             self._audio += 1
             if self._audio > self._max_audio:
@@ -63,7 +76,7 @@ class Outbox:
 
     def _drop_oldest_audio(self) -> None:
         for i, item in enumerate(self._items):
-            if item.WhichOneof("event") == "audio_chunk":
+            if _kind(item) == "audio_chunk":
                 del self._items[i]
                 self._audio -= 1
                 self.dropped += 1
@@ -81,7 +94,7 @@ class Outbox:
         self.dropped = 0
         return rooms_pb2.JoinResponse(notice=notice)
 
-    async def get(self) -> rooms_pb2.JoinResponse | None:
+    async def get(self) -> rooms_pb2.JoinResponse | SerializedChunk | None:
         """The next event, or None once the outbox is closed and empty."""
         while not self._items:
             if self._closed:
@@ -89,7 +102,7 @@ class Outbox:
             self._ready.clear()
             await self._ready.wait()
         event = self._items.popleft()
-        if event.WhichOneof("event") == "audio_chunk":
+        if _kind(event) == "audio_chunk":
             self._audio -= 1
         return event
 

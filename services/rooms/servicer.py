@@ -12,14 +12,19 @@ from parley.audio import FLOAT32, LINEAR16
 from parley.errors import InvalidInput, NotFound, OutOfOrder, ParleyError
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
-from parley.rpc import abort_with, audio_format_from_proto
+from parley.rpc import (
+    abort_with,
+    audio_format_from_proto,
+    passthrough_serializer,
+    register_servicer,
+)
 from parley.server import ParleyServer, Service
 from parley.v1 import rooms_pb2, rooms_pb2_grpc
 from services.rooms import SERVICE_NAME
 from services.rooms.backends import Backends, GrpcBackends
 from services.rooms.config import RoomsConfig
 from services.rooms.fanout import FanOut
-from services.rooms.outbox import Outbox
+from services.rooms.outbox import Outbox, SerializedChunk
 from services.rooms.speaker import SpeakerStream
 from services.rooms.state import Member, Room, RoomRegistry, check_language
 
@@ -125,7 +130,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         reason = DISCONNECTED
         try:
             while (event := await member.outbox.get()) is not None:
-                yield event
+                yield event.data if isinstance(event, SerializedChunk) else event
             reason = LEFT
         finally:
             reader.cancel()
@@ -328,7 +333,12 @@ def service(config: RoomsConfig, backends: Backends | None = None) -> Service:
 
     return Service(
         name=SERVICE_NAME,
-        register=lambda server: rooms_pb2_grpc.add_RoomServiceServicer_to_server(servicer, server),
+        register=lambda server: register_servicer(
+            server,
+            servicer,
+            rooms_pb2.DESCRIPTOR.services_by_name["RoomService"],
+            {"Join": passthrough_serializer(rooms_pb2.JoinResponse)},
+        ),
         start=start,
         drain=servicer.drain,
         stop=stop,
