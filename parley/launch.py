@@ -39,6 +39,7 @@ def add_server_arguments(
 ) -> None:
     """Adds the server's flags, with ``port`` as the default port, and each service's."""
     add_arguments(parser, ServerConfig, defaults={"port": port})
+    add_arguments(parser, logs.LogConfig)
     seen: set[type] = set()
     for entry in entries:
         if entry.settings and entry.settings not in seen:
@@ -55,7 +56,8 @@ def run_server(
     Returns the process exit code."""
     try:
         config = resolve(ServerConfig, args, defaults={"port": port})
-        logs.configure(config.log_level, config.log_format)
+        log_config = resolve(logs.LogConfig, args)
+        logs.configure(log_config.log_level, log_config.log_format)
         services = [entry.make(args) for entry in entries]
     except (SettingsError, ParleyError) as exc:
         print(f"error: {exc}")

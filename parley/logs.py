@@ -9,11 +9,31 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass, field
 
 import structlog
 
+from parley.settings import option
+
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("auto", "json", "console")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Logging."""
+
+    log_level: str = field(
+        default="info", metadata=option("PARLEY_LOG_LEVEL", "lowest log level", choices=LEVELS)
+    )
+    log_format: str = field(
+        default="auto",
+        metadata=option(
+            "PARLEY_LOG_FORMAT",
+            "log lines as json, console, or auto (console on a terminal)",
+            choices=FORMATS,
+        ),
+    )
 
 
 def configure(level: str = "info", fmt: str = "auto") -> None:

@@ -62,20 +62,6 @@ class ServerConfig:
             "on SIGTERM/SIGINT, seconds open calls may take to finish before they are cancelled",
         ),
     )
-    log_level: str = field(
-        default="info",
-        metadata=option(
-            "PARLEY_LOG_LEVEL", "lowest log level", choices=("debug", "info", "warning", "error")
-        ),
-    )
-    log_format: str = field(
-        default="auto",
-        metadata=option(
-            "PARLEY_LOG_FORMAT",
-            "log lines as json, console, or auto (console on a terminal)",
-            choices=("auto", "json", "console"),
-        ),
-    )
 
     def grpc_options(self) -> list[tuple[str, int]]:
         """Channel arguments for the server."""

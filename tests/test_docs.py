@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clients.gateway.config import GatewayConfig
+from parley.logs import LogConfig
 from parley.server import ServerConfig
 from parley.settings import describe
 from services.rooms.config import RoomsConfig
@@ -17,7 +18,8 @@ README = (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
-    "settings", [ServerConfig, RoomsConfig, SttConfig, TranslateConfig, TtsConfig, GatewayConfig]
+    "settings",
+    [ServerConfig, LogConfig, RoomsConfig, SttConfig, TranslateConfig, TtsConfig, GatewayConfig],
 )
 def test_every_setting_is_in_the_readme_with_its_default(settings):
     for flag, env, default, _help in describe(settings):

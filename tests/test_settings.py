@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from parley.logs import LogConfig
 from parley.server import ServerConfig
 from parley.settings import SettingsError, add_arguments, describe, resolve
 
@@ -39,6 +40,7 @@ def test_environment_overrides_default_and_flag_overrides_environment():
 def test_bad_environment_values_are_rejected(env, message):
     with pytest.raises(SettingsError, match=message):
         resolve(ServerConfig, parse(), environ=env)
+        resolve(LogConfig, parse(), environ=env)
 
 
 def test_every_setting_is_documented():

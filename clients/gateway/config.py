@@ -49,20 +49,6 @@ class GatewayConfig:
             "deadline of the RoomService calls behind the HTTP API (not of Join streams)",
         ),
     )
-    log_level: str = field(
-        default="info",
-        metadata=option(
-            "PARLEY_LOG_LEVEL", "lowest log level", choices=("debug", "info", "warning", "error")
-        ),
-    )
-    log_format: str = field(
-        default="auto",
-        metadata=option(
-            "PARLEY_LOG_FORMAT",
-            "log lines as json, console, or auto (console on a terminal)",
-            choices=("auto", "json", "console"),
-        ),
-    )
 
     def allowed_origins(self) -> tuple[str, ...]:
         """The configured origins, without blanks or trailing slashes."""

@@ -58,11 +58,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m clients.gatew
     """Parses the gateway's flags (and environment), then serves. Returns the exit code."""
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_arguments(parser, GatewayConfig)
+    add_arguments(parser, logs.LogConfig)
     args = parser.parse_args(argv)
     try:
         config = resolve(GatewayConfig, args)
+        log_config = resolve(logs.LogConfig, args)
     except SettingsError as exc:
         print(f"error: {exc}")
         return 2
-    logs.configure(config.log_level, config.log_format)
+    logs.configure(log_config.log_level, log_config.log_format)
     return 0 if asyncio.run(serve(config)) else 1
