@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 from parley import audio, errors
 from parley.v1 import audio_pb2
@@ -119,3 +120,11 @@ def register_servicer(server, servicer, service_descriptor, serializers=None) ->
     name = service_descriptor.full_name
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
     server.add_registered_method_handlers(name, handlers)
+
+
+def duration(amount: float, per_second: int = 1) -> Duration:
+    """A Duration of ``amount`` units, ``per_second`` of them making a second (seconds by
+    default; pass a sample rate to convert samples). Negative amounts count as zero."""
+    message = Duration()
+    message.FromNanoseconds(int(max(amount, 0) * 1_000_000_000 // per_second))
+    return message

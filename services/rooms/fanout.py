@@ -17,19 +17,13 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from parley.logs import get_logger
-from parley.rpc import audio_format_to_proto
+from parley.rpc import audio_format_to_proto, duration
 from parley.v1 import rooms_pb2, translate_pb2, tts_pb2
 from services.rooms.backends import Backends
 from services.rooms.outbox import SerializedChunk
 from services.rooms.state import Member, Room
 
 log = get_logger(__name__)
-
-
-def seconds(value: float) -> Duration:
-    message = Duration()
-    message.FromNanoseconds(int(max(value, 0.0) * 1e9))
-    return message
 
 
 @dataclass(frozen=True)
@@ -44,6 +38,15 @@ class Utterance:
     end_offset: Duration
     endpointing_s: float
     recognition_s: float
+
+    def timings(self, translation_s: float, synthesis_s: float = 0.0) -> rooms_pb2.UtteranceTimings:
+        """The server-side stage timings, up to translation or to the first audio chunk."""
+        return rooms_pb2.UtteranceTimings(
+            endpointing=duration(self.endpointing_s),
+            recognition=duration(self.recognition_s),
+            translation=duration(translation_s),
+            synthesis_first_chunk=duration(synthesis_s),
+        )
 
 
 def notice(code: int, message: str, utterance_id: str = "", language: str = ""):
@@ -136,11 +139,6 @@ class FanOut:
         )
 
     def _caption(self, u: Utterance, member: Member, text: str, route: str, translation_s: float):
-        timings = rooms_pb2.UtteranceTimings(
-            endpointing=seconds(u.endpointing_s),
-            recognition=seconds(u.recognition_s),
-            translation=seconds(translation_s),
-        )
         caption = rooms_pb2.Caption(
             utterance_id=u.utterance_id,
             speaker_id=u.speaker.participant_id,
@@ -154,7 +152,7 @@ class FanOut:
             route=route,
             start_offset=u.start_offset,
             end_offset=u.end_offset,
-            timings=timings,
+            timings=u.timings(translation_s),
         )
         return rooms_pb2.JoinResponse(caption=caption)
 
@@ -213,12 +211,7 @@ class FanOut:
                         audio_format=response.audio_format,
                         voice=response.voice.name,
                         text=text,
-                        timings=rooms_pb2.UtteranceTimings(
-                            endpointing=seconds(u.endpointing_s),
-                            recognition=seconds(u.recognition_s),
-                            translation=seconds(translation_s),
-                            synthesis_first_chunk=seconds(time.perf_counter() - started),
-                        ),
+                        timings=u.timings(translation_s, time.perf_counter() - started),
                     )
                     self._to_all(members, rooms_pb2.JoinResponse(audio_begin=begin))
                 chunk = rooms_pb2.UtteranceAudioChunk(
@@ -249,7 +242,7 @@ class FanOut:
             sample_bytes = 2 if fmt.encoding == "linear16" else 4
             end = rooms_pb2.UtteranceAudioEnd(
                 utterance_id=u.utterance_id,
-                duration=seconds(total_bytes / sample_bytes / fmt.sample_rate),
+                duration=duration(total_bytes / sample_bytes / fmt.sample_rate),
             )
             self._to_all(members, rooms_pb2.JoinResponse(audio_end=end))
 

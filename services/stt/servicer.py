@@ -14,7 +14,7 @@ from parley import audio
 from parley.errors import InvalidInput, OutOfOrder, ParleyError
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
-from parley.rpc import abort_with, audio_format_from_proto
+from parley.rpc import abort_with, audio_format_from_proto, duration
 from parley.server import Service
 from parley.v1 import stt_pb2, stt_pb2_grpc
 from services.stt import SERVICE_NAME
@@ -27,14 +27,8 @@ from services.stt.stream import FINALIZE, Activity, Hypothesis, RecognitionStrea
 log = get_logger(__name__)
 
 
-def _duration(samples: int | float, rate: int = SAMPLE_RATE) -> Duration:
-    message = Duration()
-    message.FromNanoseconds(int(samples * 1_000_000_000 // rate))
-    return message
-
-
-def _seconds(value: float) -> Duration:
-    return _duration(value, 1)
+def _duration(samples: float) -> Duration:
+    return duration(samples, SAMPLE_RATE)
 
 
 class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
@@ -110,7 +104,7 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
                 for w in t.words
             ],
             model=model,
-            processing_time=_seconds(h.seconds),
+            processing_time=duration(h.seconds),
         )
 
     async def StreamingRecognize(
@@ -174,7 +168,7 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
         return stt_pb2.RecognizeResponse(
             results=results,
             audio_duration=_duration(samples.shape[0]),
-            processing_time=_seconds(time.perf_counter() - started),
+            processing_time=duration(time.perf_counter() - started),
         )
 
     async def ListModels(

@@ -15,13 +15,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
-from google.protobuf import duration_pb2
 
 from parley import audio, errors
 from parley.aio import iterate_in_thread
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
-from parley.rpc import abort_with, audio_format_from_proto, audio_format_to_proto
+from parley.rpc import abort_with, audio_format_from_proto, audio_format_to_proto, duration
 from parley.server import Service
 from parley.v1 import tts_pb2, tts_pb2_grpc
 from services.tts import SERVICE_NAME, engines
@@ -46,12 +45,6 @@ _QUALITIES = {
     Quality.STANDARD: tts_pb2.VOICE_QUALITY_STANDARD,
     Quality.NEURAL: tts_pb2.VOICE_QUALITY_NEURAL,
 }
-
-
-def _duration(samples: int, rate: int) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromNanoseconds(samples * 1_000_000_000 // rate)
-    return value
 
 
 def _check_text(text: str, limit: int) -> str:
@@ -183,7 +176,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
             audio=data,
             audio_format=audio_format_to_proto(job.format),
             voice=self._voice_message(job.voice),
-            duration=_duration(samples, job.format.sample_rate),
+            duration=duration(samples, job.format.sample_rate),
         )
 
     async def StreamingSynthesize(self, request, context: grpc.aio.ServicerContext):
@@ -195,7 +188,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
                 reply = tts_pb2.StreamingSynthesizeResponse(
                     audio=piece.audio,
                     sentence_index=piece.sentence_index,
-                    offset=_duration(piece.offset, job.format.sample_rate),
+                    offset=duration(piece.offset, job.format.sample_rate),
                 )
                 if first_s is None:
                     first_s = time.perf_counter() - started
