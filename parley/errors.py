@@ -37,3 +37,7 @@ class EngineUnavailable(ParleyError):
 
 class AlreadyExists(ParleyError):
     """A thing with that name already exists: ALREADY_EXISTS."""
+
+
+class PermissionDenied(ParleyError):
+    """The caller is known but may not do this (a wrong join token): PERMISSION_DENIED."""

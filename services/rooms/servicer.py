@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from parley.audio import FLOAT32, LINEAR16
-from parley.errors import InvalidInput, NotFound, OutOfOrder, ParleyError
+from parley.errors import InvalidInput, NotFound, OutOfOrder, ParleyError, PermissionDenied
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
 from parley.rpc import (
@@ -147,8 +147,10 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                 raise
             room = self._registry.create(join.room_id)
             room.on_stalled = self._stalled
+        # A token, when given, must be the room's. (Requiring one for rooms that are not open
+        # comes with authentication.)
         if not room.open and join.join_token and join.join_token != room.join_token:
-            raise InvalidInput("wrong join token for this room")
+            raise PermissionDenied(f"wrong join token for room {room.room_id!r}")
         member = self._member(join)
         self._registry.admit(room, member)
         member.outbox.put(

@@ -81,6 +81,11 @@ async def test_bad_requests(engines):
         assert bad_language.error.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "listen_language" in bad_language.error.details()
 
+        intruder = Participant(stub, join("r1", "Eve", "en", "es", join_token="guess"))
+        await intruder.wait_for(lambda e: False)
+        assert intruder.error.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "wrong join token for room 'r1'" in intruder.error.details()
+
         chunk = audio_pb2.AudioChunk(data=b"\0\0" * 160)
         call = stub.Join(iter([rooms_pb2.JoinRequest(audio=chunk)]))
         details = await expect(grpc.StatusCode.FAILED_PRECONDITION, _drain(call))
