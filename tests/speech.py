@@ -79,3 +79,22 @@ def write_wav(path, pieces, rate: int = 16_000):
     """Writes the concatenated mono pieces as a 16-bit WAV file."""
     soundfile.write(str(path), np.concatenate(pieces), rate, subtype="PCM_16")
     return path
+
+
+async def transcribe(address: str, pcm: bytes, language: str) -> str:
+    """What the SpeechToTextService at ``address`` hears in 16 kHz 16-bit mono ``pcm``."""
+    import grpc
+
+    from parley.v1 import audio_pb2, stt_pb2, stt_pb2_grpc
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        reply = await stt_pb2_grpc.SpeechToTextServiceStub(channel).Recognize(
+            stt_pb2.RecognizeRequest(
+                config=stt_pb2.RecognitionConfig(
+                    language=language, audio_format=audio_pb2.AudioFormat(sample_rate_hz=16_000)
+                ),
+                audio=pcm,
+            ),
+            timeout=60,
+        )
+    return " ".join(r.text for r in reply.results)

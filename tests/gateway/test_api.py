@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import grpc
 import httpx
 import numpy as np
 import pytest
@@ -13,29 +12,14 @@ import websockets
 
 from parley.cli import main as parley
 from parley.settings import resolve
-from parley.v1 import audio_pb2, stt_pb2, stt_pb2_grpc
 from tests.gateway.conftest import ALLOWED_ORIGIN, Peer
-from tests.speech import pcm16, silence, speak, wer
+from tests.speech import pcm16, silence, speak, transcribe, wer
 
 HELLO = "Good morning, how are you today?"
 
 
 def base(gateway) -> str:
     return f"http://{gateway.address}"
-
-
-async def recognize(address: str, pcm: bytes, language: str) -> str:
-    async with grpc.aio.insecure_channel(address) as channel:
-        reply = await stt_pb2_grpc.SpeechToTextServiceStub(channel).Recognize(
-            stt_pb2.RecognizeRequest(
-                config=stt_pb2.RecognitionConfig(
-                    language=language, audio_format=audio_pb2.AudioFormat(sample_rate_hz=16_000)
-                ),
-                audio=pcm,
-            ),
-            timeout=60,
-        )
-    return " ".join(r.text for r in reply.results)
 
 
 async def test_status_and_the_page(gateway):
@@ -83,7 +67,7 @@ async def test_two_people_through_the_gateway(gateway, rooms_server):
         assert audio["utterance_id"] == final["utterance_id"] and audio["language"] == "es"
         assert audio["sample_rate"] == 16_000 and audio["bytes"] == len(clip)
         assert 1.0 < len(clip) / 32_000 < 6.0, len(clip)
-        heard = await recognize(rooms_server.address, clip, "es")
+        heard = await transcribe(rooms_server.address, clip, "es")
         assert "buenos" in heard.lower(), heard
 
         # Ana gets her own caption back, never audio; her junk text got a notice.

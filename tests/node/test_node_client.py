@@ -3,6 +3,7 @@ room, one speaking English from a WAV, the other hearing it in Spanish and savin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -11,14 +12,12 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 import soundfile
 
-from parley.v1 import audio_pb2, stt_pb2, stt_pb2_grpc
 from tests.conftest import ROOT, start_process, tool
-from tests.speech import silence, speak
+from tests.speech import silence, speak, transcribe
 
 CLIENT = ROOT / "clients" / "node"
 HELLO = "Good morning, how are you today?"
@@ -71,20 +70,6 @@ def wait_for_line(path: Path, text: str, process: subprocess.Popen, within_s: fl
             break
         time.sleep(0.05)
     pytest.fail(f"no {text!r} from the listener: {path.read_text() if path.exists() else ''}")
-
-
-def transcribe(address: str, pcm: bytes, language: str) -> str:
-    with grpc.insecure_channel(address) as channel:
-        response = stt_pb2_grpc.SpeechToTextServiceStub(channel).Recognize(
-            stt_pb2.RecognizeRequest(
-                config=stt_pb2.RecognitionConfig(
-                    language=language, audio_format=audio_pb2.AudioFormat(sample_rate_hz=16_000)
-                ),
-                audio=pcm,
-            ),
-            timeout=60,
-        )
-    return " ".join(r.text for r in response.results)
 
 
 def test_node_unit_tests_pass(node):
@@ -147,7 +132,7 @@ def test_english_speaker_heard_in_spanish_by_another_node_client(node, server, t
     samples, _ = soundfile.read(wav, dtype="int16")
     assert np.abs(samples).max() > 1000  # speech, not silence
     # What the Node client saved is the Spanish speech itself: transcribed back, it says it.
-    text = transcribe(server.address, samples.tobytes(), "es")
+    text = asyncio.run(transcribe(server.address, samples.tobytes(), "es"))
     assert "buenos" in text.lower(), text
 
 

@@ -7,9 +7,9 @@ import asyncio
 import grpc
 import numpy as np
 
-from parley.v1 import audio_pb2, rooms_pb2, rooms_pb2_grpc, stt_pb2, stt_pb2_grpc
+from parley.v1 import rooms_pb2, rooms_pb2_grpc
 from tests.rooms.conftest import Participant, join, room_server
-from tests.speech import silence, speak, wer
+from tests.speech import silence, speak, transcribe, wer
 
 HELLO = "Good morning, how are you today?"
 HOLA = "Buenos días, me gustaría reservar una mesa para cuatro personas."
@@ -17,20 +17,6 @@ HOLA = "Buenos días, me gustaría reservar una mesa para cuatro personas."
 
 def utterance(text: str, language: str) -> np.ndarray:
     return np.concatenate([silence(0.3), speak(text, language), silence(1.2)])
-
-
-async def transcribe(engines: str, pcm: bytes, language: str) -> str:
-    async with grpc.aio.insecure_channel(engines) as channel:
-        response = await stt_pb2_grpc.SpeechToTextServiceStub(channel).Recognize(
-            stt_pb2.RecognizeRequest(
-                config=stt_pb2.RecognitionConfig(
-                    language=language, audio_format=audio_pb2.AudioFormat(sample_rate_hz=16_000)
-                ),
-                audio=pcm,
-            ),
-            timeout=60,
-        )
-    return " ".join(r.text for r in response.results)
 
 
 def audio_done(p: Participant, count: int = 1):
