@@ -17,14 +17,16 @@ $(VENV)/.installed: pyproject.toml scripts/install-system.sh
 	bash scripts/install-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,neural,coqui]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,neural,coqui,tracing]'
 	# PyPI's torchaudio is a CUDA build whose extensions cannot load beside CPU torch; without
 	# them it runs in pure-Python mode, all that Coqui's inference needs.
 	rm -f $$($(BIN)/python -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("torchaudio").origin).parent)')/lib/*.so
 	touch $@
 
+# For local use: authentication is explicitly disabled and the server says so at start. See
+# docs/security.md to run it with API keys and TLS.
 serve: install
-	$(BIN)/parley serve
+	$(BIN)/parley serve --auth disabled
 
 test: install
 	$(BIN)/python -m pytest

@@ -34,7 +34,12 @@ def free_port() -> int:
 
 def time_to_serving(parley: str, timeout: float = 60.0) -> float:
     port = free_port()
-    env = {**os.environ, "PARLEY_HOST": "127.0.0.1", "PARLEY_PORT": str(port)}
+    env = {
+        **os.environ,
+        "PARLEY_HOST": "127.0.0.1",
+        "PARLEY_PORT": str(port),
+        "PARLEY_AUTH": "disabled",
+    }
     start = time.perf_counter()
     process = subprocess.Popen(
         [parley, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

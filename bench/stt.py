@@ -72,7 +72,9 @@ async def stream_one(stub, text: str, language: str, model: str, detect: bool, i
 async def run(rounds: int) -> int:
     config = SttConfig(preload="start")
     rows, verdict = [], True
-    async with running([service(config)], ServerConfig(host="127.0.0.1", port=0)) as server:
+    async with running(
+        [service(config)], ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+    ) as server:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
             await stub.Recognize(  # warm the models up

@@ -122,7 +122,9 @@ def bench_pivot(engine: ApertiumEngine, texts: list[str]) -> Row:
 def bench_grpc(texts: list[str]) -> Row:
     async def run() -> list[float]:
         config = TranslateConfig(translate_engines="apertium", translate_cache_size=0)
-        async with running([service(config)], ServerConfig(host="127.0.0.1", port=0)) as srv:
+        async with running(
+            [service(config)], ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+        ) as srv:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
                 stub = translate_pb2_grpc.TranslationServiceStub(channel)
                 times = []

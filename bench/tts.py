@@ -42,7 +42,12 @@ def free_port() -> int:
 
 
 def start_server(port: int, timeout: float = 60.0) -> subprocess.Popen:
-    env = {**os.environ, "PARLEY_HOST": "127.0.0.1", "PARLEY_PORT": str(port)}
+    env = {
+        **os.environ,
+        "PARLEY_HOST": "127.0.0.1",
+        "PARLEY_PORT": str(port),
+        "PARLEY_AUTH": "disabled",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "services.tts"],
         env=env,

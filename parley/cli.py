@@ -42,11 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(English, Spanish, French) speak into it in turn, and prints what each one sees and "
         "hears, with the lag from the end of each line to the first translated audio.",
     )
-    demo.add_argument(
-        "--address",
-        default="127.0.0.1:50051",
-        help="host:port of parley serve (default: %(default)s)",
-    )
+    from parley_client import commands as client_commands
+
+    client_commands.add_connection_arguments(demo)
     commands.add_parser(
         "gateway",
         # Its flags belong to clients.gateway (parley gateway --help lists them), imported only
@@ -54,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         help="the WebSocket gateway and browser page, in front of a running RoomService",
     )
-    from parley_client import commands as client_commands
-
     client_commands.register(commands)
+    from parley import healthcheck
+
+    healthcheck.register(commands)
     return parser
 
 
@@ -71,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return run_server(args, _all_services(), DEFAULT_PORT)
+    if args.command == "health":
+        from parley import healthcheck
+
+        return healthcheck.run(args)
     if getattr(args, "client_command", None):
         import asyncio
 
@@ -79,8 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run(args.client_command, args))
     if args.command == "demo":
         from parley import demo
+        from parley_client.commands import connection_options
 
-        return demo.main(args.address)
+        return demo.main(args.address, connection_options(args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
 
 

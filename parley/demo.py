@@ -23,6 +23,7 @@ from parley.v1 import (
     tts_pb2,
     tts_pb2_grpc,
 )
+from parley_client.connection import ConnectionOptions, make_channel
 
 RATE = 16_000
 CHUNK_S = 0.1
@@ -91,15 +92,18 @@ async def _voice(tts, person: Person) -> None:
     person.audio = reply.audio
 
 
-async def run(address: str, echo=print, pace: float = 1.0) -> dict:
+async def run(
+    address: str, echo=print, pace: float = 1.0, options: ConnectionOptions | None = None
+) -> dict:
     """Runs the demo against a Parley server; returns the measured lags per listener."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with make_channel(address, options or ConnectionOptions()) as channel:
         rooms = rooms_pb2_grpc.RoomServiceStub(channel)
         tts = tts_pb2_grpc.TextToSpeechServiceStub(channel)
         cast = [Person(p.name, p.speaks, p.listens, p.line) for p in CAST]
         echo("preparing the voices of " + ", ".join(f"{p.name} ({p.speaks})" for p in cast))
         await asyncio.gather(*(_voice(tts, p) for p in cast))
-        room = (await rooms.CreateRoom(rooms_pb2.CreateRoomRequest(name="Parley demo"))).room
+        created = await rooms.CreateRoom(rooms_pb2.CreateRoomRequest(name="Parley demo"))
+        room = created.room
         echo(
             f"room {room.room_id}: "
             + ", ".join(f"{p.name} speaks {p.speaks}, hears {p.listens}" for p in cast)
@@ -114,6 +118,7 @@ async def run(address: str, echo=print, pace: float = 1.0) -> dict:
                         display_name=person.name,
                         speak_language=person.speaks,
                         listen_language=person.listens,
+                        join_token=created.join_token,
                     )
                 )
             )
@@ -167,6 +172,6 @@ def _summary(cast: list[Person], ends: dict[str, float], echo) -> dict:
     return lags
 
 
-def main(address: str) -> int:
-    lags = asyncio.run(run(address))
+def main(address: str, options: ConnectionOptions | None = None) -> int:
+    lags = asyncio.run(run(address, options=options))
     return 0 if lags else 1

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley import logs
+from parley import logs, tracing
 from parley.errors import ParleyError
 from parley.server import ServerConfig, ServerError, Service, serve
 from parley.settings import SettingsError, add_arguments, resolve
@@ -51,22 +52,27 @@ def run_server(
     args: argparse.Namespace,
     entries: Sequence[ServiceEntry],
     port: int,
+    name: str = "parley",
 ) -> int:
     """Resolves the settings from ``args`` and the environment, then serves until a signal.
     Returns the process exit code."""
     try:
         config = resolve(ServerConfig, args, defaults={"port": port})
         log_config = resolve(logs.LogConfig, args)
-        logs.configure(log_config.log_level, log_config.log_format)
+        logs.configure(log_config.log_level, log_config.log_format, log_config.log_transcripts)
+        if config.tracing:
+            tracing.enable(name)
         services = [entry.make(args) for entry in entries]
     except (SettingsError, ParleyError) as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         asyncio.run(serve(services, config))
     except (ServerError, ParleyError) as exc:
         logs.get_logger("parley").error(str(exc))
         return 1
+    finally:
+        tracing.shutdown()
     return 0
 
 
@@ -82,4 +88,5 @@ def main(
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_server_arguments(parser, port, entries)
     args: Any = parser.parse_args(argv)
-    return run_server(args, entries, port)
+    # "python -m services.stt" traces as "parley-stt".
+    return run_server(args, entries, port, name="parley-" + prog.rsplit(".", 1)[-1])

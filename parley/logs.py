@@ -34,16 +34,30 @@ class LogConfig:
             choices=FORMATS,
         ),
     )
+    log_transcripts: bool = field(
+        default=False,
+        metadata=option(
+            "PARLEY_LOG_TRANSCRIPTS",
+            "log what each room participant said and its translations (off: no transcript or "
+            "audio is ever logged or written to disk)",
+        ),
+    )
 
 
-def configure(level: str = "info", fmt: str = "auto") -> None:
+_transcripts = False
+
+
+def configure(level: str = "info", fmt: str = "auto", transcripts: bool = False) -> None:
     """Sets up logging to stderr.
 
     Args:
         level: lowest level written: debug, info, warning or error.
         fmt: ``json`` for one JSON object per line, ``console`` for people, ``auto`` for
             console on a terminal and JSON otherwise.
+        transcripts: let :func:`transcript` write what people said (off by default).
     """
+    global _transcripts
+    _transcripts = transcripts
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"
     shared: list[structlog.typing.Processor] = [
@@ -83,3 +97,10 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A named structured logger, for example ``get_logger(__name__)``."""
     return structlog.stdlib.get_logger(name)
+
+
+def transcript(**fields) -> None:
+    """Logs what someone said, only when transcripts were opted into (PARLEY_LOG_TRANSCRIPTS);
+    the one place any Parley code may log spoken or translated text."""
+    if _transcripts:
+        get_logger("parley.transcripts").info("transcript", **fields)

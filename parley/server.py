@@ -15,12 +15,16 @@ import dataclasses
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from parley.auth import CallerGate, load_keys
+from parley.errors import InvalidInput
 from parley.logs import get_logger
+from parley.metrics import RpcMetrics, serve_http
 from parley.settings import option
 
 log = get_logger(__name__)
@@ -55,6 +59,86 @@ class ServerConfig:
             "PARLEY_KEEPALIVE_TIMEOUT_S", "seconds to wait for a ping answer before closing"
         ),
     )
+    max_connection_age_s: float = field(
+        default=0.0,
+        metadata=option(
+            "PARLEY_MAX_CONNECTION_AGE_S",
+            "close client connections after this many seconds (open calls may finish), so that "
+            "clients balancing over a DNS name find new replicas; 0 keeps them open",
+        ),
+    )
+    auth: str = field(
+        default="required",
+        metadata=option(
+            "PARLEY_AUTH",
+            "required: every call but health checks needs an API key; disabled: anyone who "
+            "reaches the port may call (local use only; the server says so at start)",
+            choices=("required", "disabled"),
+        ),
+    )
+    api_keys: str = field(
+        default="",
+        repr=False,
+        metadata=option(
+            "PARLEY_API_KEYS",
+            "accepted API keys, comma-separated (prefer the file: a flag shows in ps)",
+            metavar="KEYS",
+        ),
+    )
+    api_keys_file: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_API_KEYS_FILE", "file of accepted API keys, one per line", metavar="PATH"
+        ),
+    )
+    max_streams_per_key: int = field(
+        default=500,
+        metadata=option(
+            "PARLEY_MAX_STREAMS_PER_KEY",
+            "most streaming calls one API key (or, without auth, one address) holds open; a "
+            "gateway holds one per browser; 0 for no limit",
+        ),
+    )
+    tls_cert_file: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TLS_CERT_FILE",
+            "PEM certificate chain; with the key, the server speaks only TLS",
+            metavar="PATH",
+        ),
+    )
+    tls_key_file: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TLS_KEY_FILE", "PEM private key of the certificate", metavar="PATH"
+        ),
+    )
+    tls_client_ca_file: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TLS_CLIENT_CA_FILE",
+            "PEM CA certificates; when set, clients must present a certificate it signed "
+            "(mutual TLS)",
+            metavar="PATH",
+        ),
+    )
+    metrics_address: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_METRICS_ADDRESS",
+            "host:port of the Prometheus /metrics endpoint (HTTP); empty for none; port 0 picks "
+            "a free one",
+            metavar="ADDRESS",
+        ),
+    )
+    tracing: bool = field(
+        default=False,
+        metadata=option(
+            "PARLEY_TRACING",
+            "export OpenTelemetry traces over OTLP (the tracing extra; configured by the "
+            "standard OTEL_* variables, e.g. OTEL_EXPORTER_OTLP_ENDPOINT)",
+        ),
+    )
     shutdown_grace_s: float = field(
         default=10.0,
         metadata=option(
@@ -62,6 +146,44 @@ class ServerConfig:
             "on SIGTERM/SIGINT, seconds open calls may take to finish before they are cancelled",
         ),
     )
+
+    def keys(self) -> tuple[str, ...] | None:
+        """The accepted API keys, or None when authentication is disabled.
+
+        Raises:
+            InvalidInput: if authentication is required and no key is configured, or a key
+                file cannot be read.
+        """
+        if self.auth == "disabled":
+            return None
+        keys = load_keys(self.api_keys, self.api_keys_file)
+        if not keys:
+            raise InvalidInput(
+                "authentication is required but no API key is configured: set PARLEY_API_KEYS "
+                "or PARLEY_API_KEYS_FILE (--api-keys-file), or PARLEY_AUTH=disabled "
+                "(--auth disabled) for local use"
+            )
+        return keys
+
+    def credentials(self) -> grpc.ServerCredentials | None:
+        """TLS credentials from the certificate files, or None for plain text.
+
+        Raises:
+            InvalidInput: if only one of certificate and key is set, or a file is unreadable.
+        """
+        if not (self.tls_cert_file or self.tls_key_file):
+            if self.tls_client_ca_file:
+                raise InvalidInput(
+                    "PARLEY_TLS_CLIENT_CA_FILE needs PARLEY_TLS_CERT_FILE and _KEY_FILE"
+                )
+            return None
+        if not (self.tls_cert_file and self.tls_key_file):
+            raise InvalidInput("TLS needs both PARLEY_TLS_CERT_FILE and PARLEY_TLS_KEY_FILE")
+        chain, key = _read_pem(self.tls_cert_file), _read_pem(self.tls_key_file)
+        client_ca = _read_pem(self.tls_client_ca_file) if self.tls_client_ca_file else None
+        return grpc.ssl_server_credentials(
+            [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+        )
 
     def grpc_options(self) -> list[tuple[str, int]]:
         """Channel arguments for the server."""
@@ -76,7 +198,23 @@ class ServerConfig:
             ("grpc.http2.max_ping_strikes", 0),
             # Fail loudly when the port is taken instead of sharing it.
             ("grpc.so_reuseport", 0),
+            *(
+                [
+                    ("grpc.max_connection_age_ms", int(self.max_connection_age_s * 1000)),
+                    # Long streams (a room, a recognition stream) are not cut by the age.
+                    ("grpc.max_connection_age_grace_ms", 2**31 - 1),
+                ]
+                if self.max_connection_age_s > 0
+                else []
+            ),
         ]
+
+
+def _read_pem(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
 
 
 @dataclass(frozen=True)
@@ -111,7 +249,15 @@ class ParleyServer:
             raise ValueError("a server needs at least one service")
         self._services = tuple(services)
         self._config = config
-        self._server = grpc.aio.server(options=config.grpc_options())
+        self._keys = config.keys()
+        self._credentials = config.credentials()
+        self.gate = CallerGate(self._keys, config.max_streams_per_key)
+        # Metrics first, so that refused calls are counted too.
+        self._server = grpc.aio.server(
+            options=config.grpc_options(), interceptors=[RpcMetrics(), self.gate]
+        )
+        self._metrics_http = None
+        self.metrics_port = 0
         self.health = health.aio.HealthServicer()
         self.port = 0
 
@@ -123,6 +269,20 @@ class ParleyServer:
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ]
+
+    @property
+    def config(self) -> ServerConfig:
+        return self._config
+
+    @property
+    def internal_api_key(self) -> str | None:
+        """A key this server accepts, for its own services calling each other; None without
+        authentication."""
+        return self._keys[0] if self._keys else None
+
+    @property
+    def tls(self) -> bool:
+        return self._credentials is not None
 
     @property
     def local_address(self) -> str:
@@ -158,7 +318,10 @@ class ParleyServer:
         reflection.enable_server_reflection(self.service_names, self._server)
         target = f"{self._config.host}:{self._config.port}"
         try:
-            self.port = self._server.add_insecure_port(target)
+            if self._credentials is None:
+                self.port = self._server.add_insecure_port(target)
+            else:
+                self.port = self._server.add_secure_port(target, self._credentials)
         except RuntimeError as exc:
             raise ServerError(f"cannot listen on {target}: {exc}") from exc
         if self.port == 0:
@@ -166,29 +329,59 @@ class ParleyServer:
         for name in ("", *(s.name for s in self._services)):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self._server.start()
-        for service in self._services:
-            if service.start:
-                await service.start(self)
-            await self.health.set(service.name, health_pb2.HealthCheckResponse.SERVING)
+        try:
+            for service in self._services:
+                if service.start:
+                    await service.start(self)
+                await self.health.set(service.name, health_pb2.HealthCheckResponse.SERVING)
+        except BaseException:
+            await self._server.stop(0)
+            raise
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        if self._config.metrics_address:
+            try:
+                self._metrics_http = serve_http(self._config.metrics_address)
+            except (OSError, ValueError) as exc:
+                await self._server.stop(0)
+                raise ServerError(
+                    f"cannot serve metrics on {self._config.metrics_address}: {exc}"
+                ) from exc
+            self.metrics_port = self._metrics_http.server_port
+            log.info("metrics endpoint", port=self.metrics_port, path="/metrics")
+        if self._keys is None:
+            log.warning(
+                "authentication is disabled: anyone who can reach this address may use every "
+                "service; for local use only",
+                address=self.address,
+            )
         log.info(
             "server started",
             address=self.address,
             services=[s.name for s in self._services],
+            tls=self.tls,
+            mutual_tls=bool(self._config.tls_client_ca_file),
+            auth=self._config.auth,
         )
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:
-        """Graceful shutdown: health turns NOT_SERVING, new calls are refused, services drain,
-        open calls get ``grace`` seconds to finish, then the rest are cancelled."""
+        """Graceful shutdown: health turns NOT_SERVING, services drain (the room service
+        finishes the utterances in progress, which needs its sibling services in this server
+        still answering: calls are accepted until then), then new calls are refused, open
+        calls get ``grace`` seconds to finish, and the rest are cancelled."""
         grace = self._config.shutdown_grace_s if grace is None else grace
         log.info("shutting down", grace_s=grace)
         await self.health.enter_graceful_shutdown()
         drains = [s.drain() for s in self._services if s.drain]
-        stopping = asyncio.ensure_future(self._server.stop(grace))
         if drains:
-            await asyncio.gather(*drains, return_exceptions=True)
-        await stopping
+            try:
+                await asyncio.wait_for(asyncio.gather(*drains, return_exceptions=True), grace)
+            except TimeoutError:
+                log.warning("draining took longer than the grace period", grace_s=grace)
+        await self._server.stop(grace)
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+            self._metrics_http.server_close()
         for service in self._services:
             if service.stop:
                 try:

@@ -49,6 +49,9 @@ def start_process(args: list[str], timeout: float = 30.0, env: dict | None = Non
         "PARLEY_PORT": "0",
         # Servers in these tests answer about themselves; none needs a model in memory.
         "PARLEY_STT_PRELOAD": "lazy",
+        # Tests of features run without API keys; tests/test_auth.py and the client tests
+        # that pass a key cover authentication.
+        "PARLEY_AUTH": "disabled",
         **(env or {}),
     }
     full_env["PARLEY_LOG_FORMAT"] = "json"
@@ -73,6 +76,42 @@ def start_process(args: list[str], timeout: float = 30.0, env: dict | None = Non
     process.kill()
     rest = process.stderr.read()
     pytest.fail(f"server {args} did not start: {log} {rest}")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> Path:
+    """A folder with a throwaway CA (ca.pem), a server certificate for 127.0.0.1 and localhost
+    (server.pem, server.key) and a client certificate (client.pem, client.key)."""
+    d = tmp_path_factory.mktemp("pki")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Test CA",
+             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
+    for name in ("server", "client"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)  # fmt: skip
+        (d / f"{name}.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "1", "-extfile", f"{name}.ext",
+                 "-out", f"{name}.pem", cwd=d)  # fmt: skip
+    return d
+
+
+def mutual_tls_env(certs: Path, key: str) -> dict[str, str]:
+    """Settings of a server that requires ``key``, TLS and client certificates from the
+    ``certificates`` CA, and whose room service reaches its engines the same way."""
+    return {
+        "PARLEY_AUTH": "required",
+        "PARLEY_API_KEYS": key,
+        "PARLEY_TLS_CERT_FILE": str(certs / "server.pem"),
+        "PARLEY_TLS_KEY_FILE": str(certs / "server.key"),
+        "PARLEY_TLS_CLIENT_CA_FILE": str(certs / "ca.pem"),
+        "PARLEY_BACKEND_CA_FILE": str(certs / "ca.pem"),
+        "PARLEY_BACKEND_CERT_FILE": str(certs / "client.pem"),
+        "PARLEY_BACKEND_KEY_FILE": str(certs / "client.key"),
+    }
 
 
 @pytest.fixture

@@ -81,13 +81,12 @@ def write_wav(path, pieces, rate: int = 16_000):
     return path
 
 
-async def transcribe(address: str, pcm: bytes, language: str) -> str:
+async def transcribe(address: str, pcm: bytes, language: str, api_key: str = "") -> str:
     """What the SpeechToTextService at ``address`` hears in 16 kHz 16-bit mono ``pcm``."""
-    import grpc
-
     from parley.v1 import audio_pb2, stt_pb2, stt_pb2_grpc
+    from parley_client.connection import ConnectionOptions, make_channel
 
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with make_channel(address, ConnectionOptions(api_key=api_key or None)) as channel:
         reply = await stt_pb2_grpc.SpeechToTextServiceStub(channel).Recognize(
             stt_pb2.RecognizeRequest(
                 config=stt_pb2.RecognitionConfig(
@@ -98,3 +97,24 @@ async def transcribe(address: str, pcm: bytes, language: str) -> str:
             timeout=60,
         )
     return " ".join(r.text for r in reply.results)
+
+
+async def say_and_hear(parley, room_id: str, text: str, speak_as: str, hear_in: str, token=""):
+    """One participant says ``text`` (Pico's voice) into a room through the SDK connection
+    ``parley``, another listens in ``hear_in``; returns the listener's final caption."""
+    import asyncio
+
+    listener = parley.rooms.join(room_id, "Listener", hear_in, join_token=token)
+    speaker = parley.rooms.join(room_id, "Speaker", speak_as, speak_as, join_token=token)
+    speaker.send_audio(pcm16(speak(text, speak_as)) + pcm16(silence(1.5)))
+
+    async def first_final():
+        async for event in listener.events():
+            if event.HasField("caption") and event.caption.is_final:
+                return event.caption
+
+    try:
+        return await asyncio.wait_for(first_final(), timeout=120)
+    finally:
+        speaker.leave()
+        listener.leave()

@@ -104,7 +104,7 @@ def test_room_service_alone_without_peer_addresses_fails_at_start():
     result = subprocess.run(
         [sys.executable, "-m", "services.rooms", "--port", "0"],
         cwd=ROOT,
-        env={**os.environ, "PARLEY_LOG_FORMAT": "json"},
+        env={**os.environ, "PARLEY_LOG_FORMAT": "json", "PARLEY_AUTH": "disabled"},
         capture_output=True,
         text=True,
         timeout=60,

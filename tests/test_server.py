@@ -19,7 +19,7 @@ from services.stt.servicer import service as make_stt_service
 from services.translate.servicer import service as translate_service
 from services.tts.servicer import service as tts_service
 
-CONFIG = ServerConfig(host="127.0.0.1", port=0)
+CONFIG = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
 
 
 def stt_service():
@@ -131,7 +131,7 @@ async def test_all_services_in_one_server():
 
 
 async def test_message_size_limit_is_enforced():
-    config = ServerConfig(host="127.0.0.1", port=0, max_message_bytes=1024)
+    config = ServerConfig(host="127.0.0.1", port=0, auth="disabled", max_message_bytes=1024)
     async with running([stt_service()], config) as server:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             big = stt_pb2.RecognizeRequest(audio=b"\0" * 4096)
@@ -148,7 +148,7 @@ async def test_port_in_use_is_a_clear_error():
     async with running([stt_service()], CONFIG) as first:
         second = ParleyServer(
             [stt_service()],
-            ServerConfig(host="127.0.0.1", port=first.port),
+            ServerConfig(host="127.0.0.1", port=first.port, auth="disabled"),
         )
         with pytest.raises(ServerError, match=f"cannot listen on 127.0.0.1:{first.port}"):
             await second.start()
@@ -172,3 +172,22 @@ async def test_stop_turns_health_not_serving_for_watchers():
             pass  # the stream is cancelled when the grace period ends
         await stopping
         assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses
+
+
+@pytest.mark.parametrize("age_s", [0.0, 0.5])
+async def test_connections_are_renewed_after_their_maximum_age(age_s):
+    """So that clients balancing over a DNS name reconnect and find new replicas; a stream
+    open at that moment is not cut."""
+    config = ServerConfig(host="127.0.0.1", port=0, auth="disabled", max_connection_age_s=age_s)
+    async with running([tts_service()], config) as server:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+            await asyncio.sleep(1.5)
+            assert not watch.done()  # the stream outlives the connection's age
+            watch.cancel()
+            await asyncio.sleep(0.3)
+            state = channel.get_state(try_to_connect=False)
+        expected = grpc.ChannelConnectivity.IDLE if age_s else grpc.ChannelConnectivity.READY
+        assert state == expected

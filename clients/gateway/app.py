@@ -22,6 +22,7 @@ from clients.gateway.bridge import Bridge, JoinParams
 from clients.gateway.config import GatewayConfig
 from parley.logs import get_logger
 from parley.v1 import rooms_pb2, rooms_pb2_grpc
+from parley_client.connection import make_channel
 
 log = get_logger(__name__)
 
@@ -53,7 +54,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
-        backend.channel = grpc.aio.insecure_channel(config.rooms_address)
+        backend.channel = make_channel(config.rooms_address, config.connection_options())
         backend.rooms = rooms_pb2_grpc.RoomServiceStub(backend.channel)
         backend.health = health_pb2_grpc.HealthStub(backend.channel)
         try:

@@ -22,7 +22,7 @@ _CLOSE_CODES = {
     grpc.StatusCode.INVALID_ARGUMENT: 4400,
     grpc.StatusCode.FAILED_PRECONDITION: 4400,
     grpc.StatusCode.OUT_OF_RANGE: 4400,
-    grpc.StatusCode.UNAUTHENTICATED: 4401,
+    # UNAUTHENTICATED concerns the gateway's own API key: an internal error (1011) for the page.
     grpc.StatusCode.PERMISSION_DENIED: 4403,
     grpc.StatusCode.NOT_FOUND: 4404,
     grpc.StatusCode.ALREADY_EXISTS: 4409,
@@ -34,7 +34,7 @@ _HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
     grpc.StatusCode.FAILED_PRECONDITION: 400,
     grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
+    # UNAUTHENTICATED is about the gateway's own API key, not the browser's: 502, the default.
     grpc.StatusCode.PERMISSION_DENIED: 403,
     grpc.StatusCode.NOT_FOUND: 404,
     grpc.StatusCode.ALREADY_EXISTS: 409,

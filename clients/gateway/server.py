@@ -47,6 +47,9 @@ async def serve(config: GatewayConfig) -> bool:
             ws="websockets-sansio",
             ws_max_size=config.max_message_bytes,
             timeout_graceful_shutdown=5,
+            # HTTPS and WSS for browsers, when a certificate is configured.
+            ssl_certfile=config.tls_cert_file or None,
+            ssl_keyfile=config.tls_key_file or None,
         )
     )
     log.info("starting", rooms=config.rooms_address)

@@ -12,6 +12,10 @@ arrive and saves each translated utterance you hear as OUTPUT/<utterance_id>.wav
   --room ID              the room to join (required)
   --create               create the room if it does not exist
   --token TOKEN          join token of a room that is not open
+  --api-key KEY          API key of the server (default: $PARLEY_API_KEY)
+  --ca FILE.pem          connect with TLS, checking the server against this CA
+  --cert FILE.pem        client certificate, for servers that require mutual TLS
+  --key FILE.pem         private key of that certificate
   --name NAME            your display name (default Guest)
   --speak LANG           language you speak, ISO 639-1 (default: detected per utterance)
   --listen LANG          language you want to hear, ISO 639-1 (required)
@@ -35,6 +39,10 @@ const OPTIONS = {
   room: { type: 'string' },
   create: { type: 'boolean', default: false },
   token: { type: 'string', default: '' },
+  'api-key': { type: 'string', default: process.env.PARLEY_API_KEY || '' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   name: { type: 'string', default: '' },
   speak: { type: 'string', default: '' },
   listen: { type: 'string' },
@@ -90,6 +98,10 @@ function parse(argv) {
     room: values.room,
     create: values.create,
     token: values.token,
+    apiKey: values['api-key'],
+    ca: values.ca,
+    cert: values.cert,
+    key: values.key,
     name: values.name,
     speak: values.speak,
     listen: values.listen,

@@ -44,6 +44,10 @@ function explain(error, options) {
         `room '${options.room}' not found on ${options.address} (--create creates it): ` +
         details
       );
+    case grpc.status.UNAUTHENTICATED:
+      return `the server at ${options.address} refused the API key (--api-key or $PARLEY_API_KEY): ${details}`;
+    case grpc.status.PERMISSION_DENIED:
+      return `room '${options.room}' refused you (--token): ${details}`;
     case grpc.status.UNAVAILABLE:
       return `lost the server at ${options.address}: ${details}`;
     case grpc.status.DEADLINE_EXCEEDED:
@@ -61,7 +65,12 @@ async function main(argv) {
   }
   const input = options.input ? loadInput(options.input) : null;
   if (options.output) prepareOutput(options.output);
-  const clients = createClients(options.address);
+  const clients = createClients(options.address, {
+    apiKey: options.apiKey,
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+  });
   try {
     try {
       await clients.waitForReady(options.connectTimeout);

@@ -2,6 +2,7 @@
 // Stubs of Parley's four gRPC services, built at run time from the repository's protos
 // (protos/parley/v1), so that this client and the server share one contract.
 
+const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -45,18 +46,32 @@ function loadParley(protosDir = PROTOS_DIR) {
  * Clients of the four services on one channel.
  * @param {string} address host:port of a Parley server
  * @param {object} [options]
- * @param {grpc.ChannelCredentials} [options.credentials] default: plaintext
+ * @param {grpc.ChannelCredentials} [options.credentials] default: TLS when `ca` is given,
+ *   else plaintext
+ * @param {string} [options.ca] PEM file of the CA that signed the server's certificate (TLS)
+ * @param {string} [options.cert] PEM client certificate, for servers that require mutual TLS
+ * @param {string} [options.key] PEM private key of that certificate
+ * @param {string} [options.apiKey] API key, sent as `authorization: Bearer <key>` on every call
  * @param {object} [options.channelOptions] gRPC channel options
  * @param {string} [options.protosDir] folder containing parley/v1/*.proto
  * @returns {{rooms, stt, translate, tts, channel, waitForReady, close}}
  */
 function createClients(address, options = {}) {
   const v1 = loadParley(options.protosDir);
-  const credentials = options.credentials || grpc.credentials.createInsecure();
+  const credentials =
+    options.credentials ||
+    (options.ca || options.cert
+      ? grpc.credentials.createSsl(
+          options.ca ? fs.readFileSync(options.ca) : null,
+          options.key ? fs.readFileSync(options.key) : null,
+          options.cert ? fs.readFileSync(options.cert) : null,
+        )
+      : grpc.credentials.createInsecure());
   const channelOptions = {
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     ...options.channelOptions,
   };
+  if (options.apiKey) channelOptions.interceptors = [bearer(options.apiKey)];
   const rooms = new v1.RoomService(address, credentials, channelOptions);
   // The other three share the first client's channel.
   const shared = { ...channelOptions, channelOverride: rooms.getChannel() };
@@ -79,6 +94,17 @@ function createClients(address, options = {}) {
     },
   };
   return clients;
+}
+
+/** An interceptor that adds the API key to every call's metadata (plaintext or TLS alike). */
+function bearer(apiKey) {
+  return (callOptions, nextCall) =>
+    new grpc.InterceptingCall(nextCall(callOptions), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', `Bearer ${apiKey}`);
+        next(metadata, listener);
+      },
+    });
 }
 
 /** The name of a gRPC status code, for example 'NOT_FOUND'. */

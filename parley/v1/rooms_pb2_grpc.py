@@ -108,8 +108,8 @@ class RoomServiceServicer:
 
         Errors: NOT_FOUND for an unknown room (unless create_if_missing is set and allowed);
         FAILED_PRECONDITION when the first request is not a JoinRoom; INVALID_ARGUMENT for bad
-        languages or audio formats; RESOURCE_EXHAUSTED when the room is full; UNAUTHENTICATED or
-        PERMISSION_DENIED for a missing or wrong join token.
+        languages or audio formats; RESOURCE_EXHAUSTED when the room is full; PERMISSION_DENIED
+        for a missing or wrong join token (UNAUTHENTICATED, like every call, without an API key).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

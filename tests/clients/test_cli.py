@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -11,22 +12,28 @@ from tests.conftest import start_process, tool
 from tests.speech import silence, speak, write_wav
 
 HELLO = "Good morning, how are you today?"
+KEY = "cli-test-key-0123456789abcdef"
+# The CLI reads its key from the environment, as a person would set it once.
+CLIENT_ENV = {**os.environ, "PARLEY_API_KEY": KEY}
 
 
 @pytest.fixture(scope="module")
 def server():
-    process = start_process([tool("parley"), "serve"], env={"PARLEY_STT_PRELOAD": "start"})
+    """``parley serve`` as deployed: API keys required."""
+    env = {"PARLEY_STT_PRELOAD": "start", "PARLEY_AUTH": "required", "PARLEY_API_KEYS": KEY}
+    process = start_process([tool("parley"), "serve"], env=env)
     yield process
     process.process.terminate()
     process.process.wait(timeout=30)
 
 
-def parley(server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def parley(server, *args: str, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [tool("parley"), *args, "--address", server.address],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env or CLIENT_ENV,
     )
 
 
@@ -59,14 +66,17 @@ def test_translate_voices_and_languages(server):
 def test_rooms_from_the_command_line(server, tmp_path):
     created = parley(server, "room", "create", "--id", "cli-room", "--name", "From the CLI")
     assert created.returncode == 0 and "room cli-room created" in created.stdout
+    token = created.stdout.split("join token ")[1].strip()
     talk = tmp_path / "talk.wav"
     write_wav(talk, [silence(0.5), speak(HELLO, "en"), silence(1.0)])
     heard = tmp_path / "heard"
     base = [tool("parley"), "room", "join", "cli-room", "--address", server.address]
+    base += ["--token", token]
     listener = subprocess.Popen(
         [*base, "--name", "Luis", "--listen", "es", "--output", str(heard), "--wait", "1000"],
         stdout=subprocess.PIPE,
         text=True,
+        env=CLIENT_ENV,
     )
     try:
         speaker = subprocess.run(
@@ -74,6 +84,7 @@ def test_rooms_from_the_command_line(server, tmp_path):
             capture_output=True,
             text=True,
             timeout=120,
+            env=CLIENT_ENV,
         )
         assert speaker.returncode == 0, speaker.stderr
         assert "Ana (en>en): Good morning" in speaker.stdout
@@ -85,6 +96,15 @@ def test_rooms_from_the_command_line(server, tmp_path):
     assert "Ana (en>es): Buenos días" in out
     (saved,) = heard.glob("*.wav")
     assert soundfile.info(str(saved)).duration > 1.0
+    intruder = parley(server, "room", "join", "cli-room", "--listen", "es", "--wait", "1")
+    assert intruder.returncode == 1 and "PERMISSION_DENIED" in intruder.stderr
+
+
+def test_a_missing_key_is_one_clear_line(server):
+    keyless = {k: v for k, v in os.environ.items() if k != "PARLEY_API_KEY"}
+    result = parley(server, "voices", "--lang", "es", env=keyless)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: UNAUTHENTICATED: missing API key"), result.stderr
 
 
 def test_errors_are_one_clear_line(server, tmp_path):

@@ -2,97 +2,69 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import grpc
 import numpy as np
 import pytest
 
+from parley.server import ServerConfig, running
 from parley_client import Connection, ConnectionOptions, from_pcm16, read_wav, to_pcm16, write_wav
 from services.translate.config import TranslateConfig
 from services.translate.servicer import service as translate_service
 
-
-def openssl(*args: str, cwd) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+KEY = "sdk-test-key-0123456789"
 
 
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory):
-    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
-    d = tmp_path_factory.mktemp("pki")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Test CA",
-            "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
-    for name in ("server", "client"):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)  # fmt: skip
-        (d / f"{name}.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "1", "-extfile", f"{name}.ext",
-                "-out", f"{name}.pem", cwd=d)  # fmt: skip
-    return d
-
-
-class RecordMetadata(grpc.aio.ServerInterceptor):
-    def __init__(self) -> None:
-        self.seen: list[dict] = []
-
-    async def intercept_service(self, continuation, details):
-        self.seen.append(dict(details.invocation_metadata))
-        return await continuation(details)
-
-
-async def tls_server(certs, require_client: bool):
-    recorder = RecordMetadata()
-    server = grpc.aio.server(interceptors=[recorder])
-    translation = translate_service(TranslateConfig())
-    translation.register(server)
-    await translation.start(None)
-    credentials = grpc.ssl_server_credentials(
-        [((certs / "server.key").read_bytes(), (certs / "server.pem").read_bytes())],
-        root_certificates=(certs / "ca.pem").read_bytes() if require_client else None,
-        require_client_auth=require_client,
+def tls_config(certs, require_client: bool) -> ServerConfig:
+    return ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        api_keys=KEY,
+        tls_cert_file=str(certs / "server.pem"),
+        tls_key_file=str(certs / "server.key"),
+        tls_client_ca_file=str(certs / "ca.pem") if require_client else "",
     )
-    port = server.add_secure_port("127.0.0.1:0", credentials)
-    await server.start()
-    return server, port, recorder, translation
 
 
 async def test_tls_with_api_key(certificates):
-    server, port, recorder, translation = await tls_server(certificates, require_client=False)
-    try:
-        options = ConnectionOptions(root_certificates=str(certificates / "ca.pem"), api_key="k1")
-        async with Connection(f"127.0.0.1:{port}", options) as parley:
-            (spanish,) = await parley.translation.translate(["Good morning"], "en", ["es"])
+    async with running(
+        [translate_service(TranslateConfig())], tls_config(certificates, False)
+    ) as s:
+        address = f"127.0.0.1:{s.port}"
+        ca = str(certificates / "ca.pem")
+        async with Connection(address, ConnectionOptions(root_certificates=ca, api_key=KEY)) as p:
+            (spanish,) = await p.translation.translate(["Good morning"], "en", ["es"])
         assert "buenos" in spanish.text.lower()
-        assert recorder.seen[-1]["authorization"] == "Bearer k1"
-        # Without the CA the server's certificate is refused.
-        async with Connection(f"127.0.0.1:{port}", ConnectionOptions(tls=True, timeout_s=3)) as p:
+        # A wrong key is refused, and so is the server's certificate without the CA.
+        wrong = ConnectionOptions(root_certificates=ca, api_key="not-the-key-0123456789")
+        async with Connection(address, wrong) as p:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await p.translation.translate(["Good morning"], "en", ["es"])
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        no_ca = ConnectionOptions(tls=True, api_key=KEY, timeout_s=3)
+        async with Connection(address, no_ca) as p:
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await p.translation.translate(["Good morning"], "en", ["es"])
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-    finally:
-        await server.stop(0)
-        await translation.stop()
 
 
 async def test_mutual_tls(certificates):
-    server, port, _, translation = await tls_server(certificates, require_client=True)
-    try:
+    translation = translate_service(TranslateConfig())
+    async with running([translation], tls_config(certificates, True)) as s:
+        address = f"127.0.0.1:{s.port}"
         mutual = ConnectionOptions(
             root_certificates=str(certificates / "ca.pem"),
             client_certificate=str(certificates / "client.pem"),
             client_key=str(certificates / "client.key"),
+            api_key=KEY,
         )
-        async with Connection(f"127.0.0.1:{port}", mutual) as parley:
+        async with Connection(address, mutual) as parley:
             assert await parley.translation.pairs("en", "es")
-        anonymous = ConnectionOptions(root_certificates=str(certificates / "ca.pem"), timeout_s=3)
-        async with Connection(f"127.0.0.1:{port}", anonymous) as parley:
+        anonymous = ConnectionOptions(
+            root_certificates=str(certificates / "ca.pem"), api_key=KEY, timeout_s=3
+        )
+        async with Connection(address, anonymous) as parley:
             with pytest.raises(grpc.aio.AioRpcError):
                 await parley.translation.pairs("en", "es")
-    finally:
-        await server.stop(0)
-        await translation.stop()
 
 
 def test_pcm_and_wav_helpers(tmp_path):

@@ -15,6 +15,7 @@ import websockets
 from tests.conftest import ServerProcess, start_process, tool
 
 ALLOWED_ORIGIN = "http://allowed.example:3000"
+KEY = "gateway-test-key-0123456789"
 
 
 def _keep_reading(server: ServerProcess) -> None:
@@ -43,10 +44,10 @@ def _stop(server: ServerProcess) -> None:
 
 @pytest.fixture(scope="package")
 def rooms_server() -> Iterator[ServerProcess]:
-    """``parley serve`` with the default models loaded before it reports started."""
-    server = start_process(
-        [tool("parley"), "serve"], env={"PARLEY_STT_PRELOAD": "start"}, timeout=120
-    )
+    """``parley serve`` with the default models loaded before it reports started, requiring
+    an API key as a deployment behind a gateway would."""
+    env = {"PARLEY_STT_PRELOAD": "start", "PARLEY_AUTH": "required", "PARLEY_API_KEYS": KEY}
+    server = start_process([tool("parley"), "serve"], env=env, timeout=120)
     _keep_reading(server)
     yield server
     _stop(server)
@@ -61,6 +62,7 @@ def gateway(rooms_server: ServerProcess) -> Iterator[ServerProcess]:
         env={
             "PARLEY_GATEWAY_ROOMS_ADDRESS": rooms_server.address,
             "PARLEY_GATEWAY_CORS_ORIGINS": ALLOWED_ORIGIN,
+            "PARLEY_API_KEY": KEY,
         },
     )
     _keep_reading(server)

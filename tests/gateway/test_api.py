@@ -3,6 +3,9 @@ real captions and translated speech out."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import ssl
 import sys
 
 import httpx
@@ -12,7 +15,7 @@ import websockets
 
 from parley.cli import main as parley
 from parley.settings import resolve
-from tests.gateway.conftest import ALLOWED_ORIGIN, Peer
+from tests.gateway.conftest import ALLOWED_ORIGIN, KEY, Peer
 from tests.speech import pcm16, silence, speak, transcribe, wer
 
 HELLO = "Good morning, how are you today?"
@@ -67,7 +70,7 @@ async def test_two_people_through_the_gateway(gateway, rooms_server):
         assert audio["utterance_id"] == final["utterance_id"] and audio["language"] == "es"
         assert audio["sample_rate"] == 16_000 and audio["bytes"] == len(clip)
         assert 1.0 < len(clip) / 32_000 < 6.0, len(clip)
-        heard = await transcribe(rooms_server.address, clip, "es")
+        heard = await transcribe(rooms_server.address, clip, "es", api_key=KEY)
         assert "buenos" in heard.lower(), heard
 
         # Ana gets her own caption back, never audio; her junk text got a notice.
@@ -153,6 +156,47 @@ async def test_a_missing_room_service_is_reported(spawn):
     peer = await Peer.join(base(alone), "any", target_lang="es")
     assert await peer.closed() == 4503
     assert peer.of("error")[0]["code"] == "UNAVAILABLE"
+
+
+async def test_a_gateway_without_the_key_says_so(spawn, rooms_server):
+    keyless = spawn(
+        sys.executable,
+        "-m",
+        "parley.cli",
+        "gateway",
+        "--port=0",
+        f"--rooms-address={rooms_server.address}",
+    )
+    async with httpx.AsyncClient(base_url=base(keyless)) as http:
+        created = await http.get("/create-room")
+    # The browser is not at fault: the gateway's own credentials are (502).
+    assert created.status_code == 502 and created.json()["code"] == "UNAUTHENTICATED"
+    assert "missing API key" in created.json()["detail"]
+
+
+async def test_https_and_wss_with_a_certificate(spawn, rooms_server, certificates):
+    secure = spawn(
+        sys.executable,
+        "-m",
+        "parley.cli",
+        "gateway",
+        "--port=0",
+        f"--rooms-address={rooms_server.address}",
+        f"--tls-cert-file={certificates / 'server.pem'}",
+        f"--tls-key-file={certificates / 'server.key'}",
+        env={"PARLEY_API_KEY": KEY},
+    )
+    ca = ssl.create_default_context(cafile=str(certificates / "ca.pem"))
+    async with httpx.AsyncClient(base_url=f"https://{secure.address}", verify=ca) as http:
+        assert (await http.get("/")).json()["room_service_status"] == "SERVING"
+        room = (await http.get("/create-room")).json()["room_id"]
+    url = f"wss://{secure.address}/ws/{room}?target_lang=es"
+    async with websockets.connect(url, ssl=ca) as ws:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert first["type"] == "joined", first
+    async with httpx.AsyncClient() as plain:
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not served
+            await plain.get(f"http://{secure.address}/", timeout=5)
 
 
 def test_the_gateway_command_lists_its_settings(capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -16,11 +17,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.conftest import ROOT, start_process, tool
+from tests.conftest import ROOT, mutual_tls_env, start_process, tool
 from tests.speech import silence, speak, transcribe
 
 CLIENT = ROOT / "clients" / "node"
 HELLO = "Good morning, how are you today?"
+KEY = "node-test-key-0123456789abcdef"
+# join.js takes the key from PARLEY_API_KEY when --api-key is not given.
+NODE_ENV = {**os.environ, "PARLEY_API_KEY": KEY}
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +47,9 @@ def node() -> str:
 
 @pytest.fixture(scope="module")
 def server():
-    """One `parley serve` for this module (the model loaded before it serves)."""
-    server = start_process(
-        [tool("parley"), "serve"], env={"PARLEY_STT_PRELOAD": "start"}, timeout=120
-    )
+    """One `parley serve` for this module (the model loaded before it serves), requiring a key."""
+    env = {"PARLEY_STT_PRELOAD": "start", "PARLEY_AUTH": "required", "PARLEY_API_KEYS": KEY}
+    server = start_process([tool("parley"), "serve"], env=env, timeout=120)
     # Keep reading its log so that a full pipe never blocks it.
     drain = threading.Thread(target=server.process.stderr.read, daemon=True)
     drain.start()
@@ -55,9 +58,13 @@ def server():
     server.process.wait(timeout=10)
 
 
-def join(node: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+def join(node: str, *args: str, env=None, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [node, str(CLIENT / "join.js"), *args], capture_output=True, text=True, **kwargs
+        [node, str(CLIENT / "join.js"), *args],
+        capture_output=True,
+        text=True,
+        env=env or NODE_ENV,
+        **kwargs,
     )
 
 
@@ -96,6 +103,7 @@ def test_english_speaker_heard_in_spanish_by_another_node_client(node, server, t
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
+            env=NODE_ENV,
         )
         try:
             wait_for_line(listener_out, "joined room node-cafe", listener, within_s=15)
@@ -132,8 +140,63 @@ def test_english_speaker_heard_in_spanish_by_another_node_client(node, server, t
     samples, _ = soundfile.read(wav, dtype="int16")
     assert np.abs(samples).max() > 1000  # speech, not silence
     # What the Node client saved is the Spanish speech itself: transcribed back, it says it.
-    text = asyncio.run(transcribe(server.address, samples.tobytes(), "es"))
+    text = asyncio.run(transcribe(server.address, samples.tobytes(), "es", api_key=KEY))
     assert "buenos" in text.lower(), text
+
+
+def test_a_missing_key_or_token_is_one_clear_line(node, server):
+    keyless = {k: v for k, v in os.environ.items() if k != "PARLEY_API_KEY"}
+    result = join(node, "--address", server.address, "--room", "x", "--listen", "es", env=keyless)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert "refused the API key" in line and "missing API key" in line, line
+
+    script = """
+const { createClients } = require('./parley');
+const c = createClients(process.argv[1], { apiKey: process.argv[2] });
+c.rooms.CreateRoom({room_id: 'closed-node'}, (error) => {
+  c.close();
+  process.exit(error ? 1 : 0);
+});
+"""
+    made = subprocess.run([node, "-e", script, server.address, KEY], cwd=CLIENT, timeout=30)
+    assert made.returncode == 0
+    result = join(node, "--address", server.address, "--room", "closed-node", "--listen", "es")
+    assert result.returncode == 1
+    assert "refused you (--token)" in result.stderr and "not open" in result.stderr
+
+
+def test_mutual_tls_with_a_key(node, spawn, certificates):
+    secure = spawn(tool("parley"), "serve", env=mutual_tls_env(certificates, KEY))
+    script = """
+const { createClients } = require('./parley');
+const [address, key, dir, withCert] = process.argv.slice(1);
+const c = createClients(address, {
+  apiKey: key,
+  ca: `${dir}/ca.pem`,
+  ...(withCert === 'yes' ? { cert: `${dir}/client.pem`, key: `${dir}/client.key` } : {}),
+});
+c.translate.Translate(
+  { texts: ['Good morning'], source_language: 'en', target_languages: ['es'] },
+  { deadline: Date.now() + 10000 },
+  (error, reply) => {
+    console.log(error ? `error ${error.code}` : reply.translations[0].text);
+    c.close();
+  },
+);
+"""
+    answers = {}
+    for with_cert in ("yes", "no"):
+        result = subprocess.run(
+            [node, "-e", script, secure.address, KEY, str(certificates), with_cert],
+            cwd=CLIENT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        answers[with_cert] = result.stdout.strip()
+    assert "buenos" in answers["yes"].lower(), answers
+    assert answers["no"].startswith("error"), answers  # no client certificate: refused
 
 
 def test_unknown_room_is_one_clear_line(node, server):
@@ -148,7 +211,7 @@ def test_unknown_room_is_one_clear_line(node, server):
 def test_library_gives_stubs_of_the_four_services(node, server):
     script = """
 const { createClients } = require('./parley');
-const c = createClients(process.argv[1]);
+const c = createClients(process.argv[1], { apiKey: process.argv[2] });
 const call = (client, method, request) => new Promise((resolve, reject) =>
   client[method](request, (error, reply) => (error ? reject(error) : resolve(reply))));
 (async () => {
@@ -165,7 +228,7 @@ const call = (client, method, request) => new Promise((resolve, reject) =>
 })();
 """
     result = subprocess.run(
-        [node, "-e", script, server.address],
+        [node, "-e", script, server.address, KEY],
         cwd=CLIENT,
         capture_output=True,
         text=True,

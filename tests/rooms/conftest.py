@@ -23,7 +23,7 @@ from services.tts.config import TtsConfig
 from services.tts.servicer import service as tts_service
 from tests.speech import pcm16
 
-LOOPBACK = ServerConfig(host="127.0.0.1", port=0)
+LOOPBACK = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
 
 
 @pytest.fixture(scope="session")

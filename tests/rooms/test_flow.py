@@ -25,7 +25,7 @@ def audio_done(p: Participant, count: int = 1):
 
 async def test_english_speaker_heard_in_spanish_french_and_english(engines):
     async with room_server(engines) as (stub, _):
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="cafe"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="cafe", open=True))
         ana = Participant(stub, join("cafe", "Ana", "en", "en"))
         await ana.wait_for(lambda e: ana.of("joined"))
         luis = Participant(stub, join("cafe", "Luis", "es", "es"))
@@ -70,7 +70,7 @@ async def test_english_speaker_heard_in_spanish_french_and_english(engines):
 
 async def test_two_people_speaking_at_once(engines):
     async with room_server(engines) as (stub, _):
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="duo"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="duo", open=True))
         ana = Participant(stub, join("duo", "Ana", "en", "es"))
         luis = Participant(stub, join("duo", "Luis", "es", "en"))
         listener = Participant(stub, join("duo", "Pat", "en", "en"))
@@ -99,7 +99,7 @@ async def test_two_people_speaking_at_once(engines):
 
 async def test_listener_switches_language_mid_call(engines):
     async with room_server(engines) as (stub, _):
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="switch"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="switch", open=True))
         ana = Participant(stub, join("switch", "Ana", "en", "en"))
         bea = Participant(
             stub, join("switch", "Bea", "es", "es", delivery=rooms_pb2.DELIVERY_MODE_CAPTIONS_ONLY)
@@ -126,7 +126,7 @@ async def test_listener_switches_language_mid_call(engines):
 async def test_tts_failure_reaches_only_that_language(engines):
     async with room_server(engines, counting=True) as (stub, backends):
         backends.fail_synthesis = {"fr"}
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="faulty"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="faulty", open=True))
         ana = Participant(stub, join("faulty", "Ana", "en", "en"))
         luis = Participant(stub, join("faulty", "Luis", "es", "es"))
         marie = Participant(stub, join("faulty", "Marie", "fr", "fr"))
@@ -149,7 +149,7 @@ async def test_tts_failure_reaches_only_that_language(engines):
 async def test_translation_failure_reaches_only_that_language(engines):
     async with room_server(engines, counting=True) as (stub, backends):
         backends.fail_translation = {"fr"}
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="lost"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="lost", open=True))
         ana = Participant(stub, join("lost", "Ana", "en", "en"))
         await ana.wait_for(lambda e: ana.of("joined"))
         luis = Participant(stub, join("lost", "Luis", "es", "es"))
@@ -171,7 +171,7 @@ async def test_translation_failure_reaches_only_that_language(engines):
 
 async def test_a_listener_that_never_reads_does_not_delay_the_others(engines):
     async with room_server(engines, outbox_audio_chunks=5) as (stub, _):
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="slow"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="slow", open=True))
         ana = Participant(stub, join("slow", "Ana", "en", "en"))
         await ana.wait_for(lambda e: ana.of("joined"))
         # A connection whose receive window stays at 64 KiB, so that unread audio backs up.
@@ -201,7 +201,7 @@ async def test_a_listener_that_never_reads_does_not_delay_the_others(engines):
 
 async def test_fifty_listeners_cost_one_recognition_two_translations_three_syntheses(engines):
     async with room_server(engines, counting=True, max_participants=60) as (stub, backends):
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="crowd"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="crowd", open=True))
         speaker = Participant(stub, join("crowd", "Speaker", "en", "en"))
         await speaker.wait_for(lambda e: speaker.of("joined"))
         languages = ["en", "es", "fr"]

@@ -38,7 +38,7 @@ async def test_create_get_list_and_close(engines):
         rest = await stub.ListRooms(rooms_pb2.ListRoomsRequest(page_token=page.next_page_token))
         assert [r.room_id for r in rest.rooms] == [other.room.room_id] and not rest.next_page_token
 
-        ana = Participant(stub, join("standup", "Ana", "en", "es"))
+        ana = Participant(stub, join("standup", "Ana", "en", "es", join_token=created.join_token))
         await ana.wait_for(lambda e: ana.of("joined"))
         got = await stub.GetRoom(rooms_pb2.GetRoomRequest(room_id="standup"))
         (person,) = got.room.participants
@@ -61,7 +61,7 @@ async def test_create_get_list_and_close(engines):
 
 async def test_bad_requests(engines):
     async with room_server(engines) as (stub, _):
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="r1"))
+        r1 = await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="r1"))
         details = await expect(
             grpc.StatusCode.ALREADY_EXISTS,
             stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="r1")),
@@ -76,7 +76,9 @@ async def test_bad_requests(engines):
         await unknown.wait_for(lambda e: False)
         assert unknown.error.code() == grpc.StatusCode.NOT_FOUND
 
-        bad_language = Participant(stub, join("r1", "Bo", "en", "Spanish!"))
+        bad_language = Participant(
+            stub, join("r1", "Bo", "en", "Spanish!", join_token=r1.join_token)
+        )
         await bad_language.wait_for(lambda e: False)
         assert bad_language.error.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "listen_language" in bad_language.error.details()
@@ -85,6 +87,16 @@ async def test_bad_requests(engines):
         await intruder.wait_for(lambda e: False)
         assert intruder.error.code() == grpc.StatusCode.PERMISSION_DENIED
         assert "wrong join token for room 'r1'" in intruder.error.details()
+
+        tokenless = Participant(stub, join("r1", "Tom", "en", "es"))
+        await tokenless.wait_for(lambda e: False)
+        assert tokenless.error.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "room 'r1' is not open" in tokenless.error.details()
+
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="lobby", open=True))
+        guest = Participant(stub, join("lobby", "Guest", "en", "es"))
+        await guest.wait_for(lambda e: guest.of("joined"))
+        await guest.close()
 
         chunk = audio_pb2.AudioChunk(data=b"\0\0" * 160)
         call = stub.Join(iter([rooms_pb2.JoinRequest(audio=chunk)]))
@@ -101,7 +113,7 @@ async def test_full_room_and_create_if_missing(engines):
     async with room_server(engines) as (stub, _):
         await stub.CreateRoom(
             rooms_pb2.CreateRoomRequest(
-                room_id="tiny", limits=rooms_pb2.RoomLimits(max_participants=1)
+                room_id="tiny", open=True, limits=rooms_pb2.RoomLimits(max_participants=1)
             )
         )
         first = Participant(stub, join("tiny", "A", "en", "en"))
@@ -113,7 +125,7 @@ async def test_full_room_and_create_if_missing(engines):
 
         made = Participant(stub, join("fresh", "C", "en", "fr", create_if_missing=True))
         joined = await made.wait_for(lambda e: made.of("joined"))
-        assert joined[0].room.room_id == "fresh"
+        assert joined[0].room.room_id == "fresh" and joined[0].room.open  # nobody has a token
         await first.close()
         await made.close()
 
@@ -124,7 +136,7 @@ async def test_empty_room_is_removed_after_its_timeout(engines):
         timeout.FromMilliseconds(300)
         await stub.CreateRoom(
             rooms_pb2.CreateRoomRequest(
-                room_id="brief", limits=rooms_pb2.RoomLimits(empty_timeout=timeout)
+                room_id="brief", open=True, limits=rooms_pb2.RoomLimits(empty_timeout=timeout)
             )
         )
         visitor = Participant(stub, join("brief", "V", "en", "en"))
@@ -141,7 +153,7 @@ async def test_empty_room_is_removed_after_its_timeout(engines):
 
 async def test_leave_and_disconnect_are_announced(engines):
     async with room_server(engines) as (stub, _):
-        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="hall"))
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="hall", open=True))
         host = Participant(stub, join("hall", "Host", "en", "en"))
         await host.wait_for(lambda e: host.of("joined"))
         leaver = Participant(stub, join("hall", "Leaver", "es", "es"))

@@ -18,7 +18,9 @@ from tests.speech import pcm16
 @pytest.fixture(scope="session")
 async def stt_stub():
     config = SttConfig(preload="start")
-    async with running([service(config)], ServerConfig(host="127.0.0.1", port=0)) as server:
+    async with running(
+        [service(config)], ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+    ) as server:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             yield stt_pb2_grpc.SpeechToTextServiceStub(channel)
 

@@ -63,7 +63,9 @@ async def test_openai_engine_sends_each_utterance_as_wav(openai_server, monkeypa
     config = SttConfig(preload="lazy", openai_base_url=openai_server)
     clip = speak("Buenos días.", "es")
     samples = np.concatenate([silence(0.5), clip, silence(1.0)])
-    async with running([service(config)], ServerConfig(host="127.0.0.1", port=0)) as server:
+    async with running(
+        [service(config)], ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+    ) as server:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
             models = await stub.ListModels(stt_pb2.ListModelsRequest())
@@ -92,7 +94,9 @@ async def test_openai_engine_reports_a_bad_key_as_unavailable(openai_server, mon
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
     config = SttConfig(preload="lazy", openai_base_url=openai_server)
     samples = np.concatenate([speak("Buenos días.", "es"), silence(1.0)])
-    async with running([service(config)], ServerConfig(host="127.0.0.1", port=0)) as server:
+    async with running(
+        [service(config)], ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+    ) as server:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
             with pytest.raises(grpc.aio.AioRpcError) as info:

@@ -13,7 +13,7 @@ from services.translate.config import TranslateConfig
 from services.translate.engines.apertium import ApertiumEngine, discover
 from services.translate.servicer import service
 
-SERVER = ServerConfig(host="127.0.0.1", port=0)
+SERVER = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,13 @@ test('every option is read', () => {
     '--address', '[::1]:6000', '--room', 'r', '--create', '--token', 't', '--name', 'Ana',
     '--speak', 'en', '--listen', 'es', '--input', 'a.wav', '--realtime', '--output', 'out',
     '--output-rate', '22050', '--interim', '--expect', '2', '--quiet-seconds', '1.5',
-    '--wait-seconds', '30', '--connect-timeout', '2',
+    '--wait-seconds', '30', '--connect-timeout', '2', '--api-key', 'k', '--ca', 'ca.pem',
+    '--cert', 'c.pem', '--key', 'c.key',
   ]);
   assert.deepEqual(o, {
-    address: '[::1]:6000', room: 'r', create: true, token: 't', name: 'Ana', speak: 'en',
+    address: '[::1]:6000', room: 'r', create: true, token: 't', apiKey: 'k', ca: 'ca.pem',
+    cert: 'c.pem', key: 'c.key',
+    name: 'Ana', speak: 'en',
     listen: 'es', input: 'a.wav', realtime: true, output: 'out', outputRate: 22050,
     interim: true, expect: 2, quietSeconds: 1.5, waitSeconds: 30, connectTimeout: 2,
   });

@@ -41,18 +41,20 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timeout", type=float, default=60.0, help="deadline per call, seconds")
 
 
-def connect(args: argparse.Namespace) -> Connection:
-    return Connection(
-        args.address,
-        ConnectionOptions(
-            tls=args.tls,
-            root_certificates=args.ca,
-            client_certificate=args.cert,
-            client_key=args.key,
-            api_key=args.api_key,
-            timeout_s=args.timeout,
-        ),
+def connection_options(args: argparse.Namespace) -> ConnectionOptions:
+    """The connection flags as options."""
+    return ConnectionOptions(
+        tls=args.tls,
+        root_certificates=args.ca,
+        client_certificate=args.cert,
+        client_key=args.key,
+        api_key=args.api_key,
+        timeout_s=args.timeout,
     )
+
+
+def connect(args: argparse.Namespace) -> Connection:
+    return Connection(args.address, connection_options(args))
 
 
 def _load(path: str) -> np.ndarray:
@@ -109,8 +111,11 @@ async def languages(args, parley: Connection) -> int:
 
 
 async def room_create(args, parley: Connection) -> int:
-    created = await parley.rooms.create(args.id, args.name)
-    print(f"room {created.room.room_id} created; join token {created.join_token}")
+    created = await parley.rooms.create(args.id, args.name, open_room=args.open)
+    if args.open:
+        print(f"room {created.room.room_id} created; open: no join token needed")
+    else:
+        print(f"room {created.room.room_id} created; join token {created.join_token}")
     return 0
 
 
@@ -129,7 +134,13 @@ async def room_list(args, parley: Connection) -> int:
 
 async def room_join(args, parley: Connection) -> int:
     session = parley.rooms.join(
-        args.room, args.name, args.listen, args.speak, RATE, create=args.create
+        args.room,
+        args.name,
+        args.listen,
+        args.speak,
+        RATE,
+        create=args.create,
+        join_token=args.token or "",
     )
     output = Path(args.output) if args.output else None
     pending: dict[str, list[bytes]] = {}
@@ -234,6 +245,9 @@ def register(commands) -> None:
     p = add("create", room_create, "create a room", rooms)
     p.add_argument("--id", default="", help="room id; empty for a random one")
     p.add_argument("--name", default="", help="room name")
+    p.add_argument(
+        "--open", action="store_true", help="anyone who knows the id may join, with no token"
+    )
     add("list", room_list, "list the rooms and who is in them", rooms)
     p = add(
         "join", room_join, "join a room: stream a WAV, print captions, save what you hear", rooms
@@ -245,6 +259,11 @@ def register(commands) -> None:
     p.add_argument("--input", help="WAV to speak, streamed in real time")
     p.add_argument("--output", help="folder for a WAV of each utterance you hear")
     p.add_argument("--create", action="store_true", help="create the room if it does not exist")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("PARLEY_JOIN_TOKEN"),
+        help="join token of a room that is not open (env PARLEY_JOIN_TOKEN)",
+    )
     p.add_argument(
         "--wait", type=float, default=8.0, help="after the input, leave once quiet this long (s)"
     )

@@ -26,6 +26,7 @@ class ConnectionOptions:
         api_key: sent as ``authorization: Bearer <key>`` metadata on every call.
         timeout_s: deadline of unary calls, in seconds.
         server_name: TLS name to check when it differs from the address's host.
+        channel_options: further gRPC channel arguments (a retry policy, message limits).
     """
 
     tls: bool = False
@@ -35,6 +36,7 @@ class ConnectionOptions:
     api_key: str | None = None
     timeout_s: float = 30.0
     server_name: str | None = None
+    channel_options: tuple[tuple[str, str | int], ...] = ()
 
 
 class _BearerToken(grpc.AuthMetadataPlugin):
@@ -51,16 +53,15 @@ def _read(path: str | None) -> bytes | None:
 
 def make_channel(address: str, options: ConnectionOptions) -> grpc.aio.Channel:
     """A grpc.aio channel to ``address`` with the options' security."""
-    channel_options = [("grpc.keepalive_time_ms", 30_000)]
+    channel_options = [("grpc.keepalive_time_ms", 30_000), *options.channel_options]
     if options.server_name:
         channel_options.append(("grpc.ssl_target_name_override", options.server_name))
     secure = options.tls or options.root_certificates or options.client_certificate
     if not secure:
         if options.api_key:
             # Call credentials need a secure channel; on a plain one the key goes as metadata.
-            interceptor = _MetadataInterceptor(options.api_key)
             return grpc.aio.insecure_channel(
-                address, options=channel_options, interceptors=[interceptor]
+                address, options=channel_options, interceptors=_token_interceptors(options.api_key)
             )
         return grpc.aio.insecure_channel(address, options=channel_options)
     credentials = grpc.ssl_channel_credentials(
@@ -75,32 +76,40 @@ def make_channel(address: str, options: ConnectionOptions) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(address, credentials, options=channel_options)
 
 
-class _MetadataInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds the bearer token to every call on a plain-text channel (local use only)."""
+class _WithToken:
+    """Adds the bearer token to the calls of one kind on a plain-text channel (local use)."""
 
     def __init__(self, token: str) -> None:
         self._metadata = ("authorization", f"Bearer {token}")
 
-    def _with_token(self, details):
+    async def _call(self, continuation, details, request):
         metadata = grpc.aio.Metadata(*(details.metadata or ()), self._metadata)
-        return details._replace(metadata=metadata)
+        return await continuation(details._replace(metadata=metadata), request)
 
-    async def intercept_unary_unary(self, continuation, details, request):
-        return await continuation(self._with_token(details), request)
 
-    async def intercept_unary_stream(self, continuation, details, request):
-        return await continuation(self._with_token(details), request)
+# grpc.aio files an interceptor under the first call kind it implements only, so each kind
+# needs its own class.
+class _UnaryUnaryToken(_WithToken, grpc.aio.UnaryUnaryClientInterceptor):
+    intercept_unary_unary = _WithToken._call
 
-    async def intercept_stream_unary(self, continuation, details, requests):
-        return await continuation(self._with_token(details), requests)
 
-    async def intercept_stream_stream(self, continuation, details, requests):
-        return await continuation(self._with_token(details), requests)
+class _UnaryStreamToken(_WithToken, grpc.aio.UnaryStreamClientInterceptor):
+    intercept_unary_stream = _WithToken._call
+
+
+class _StreamUnaryToken(_WithToken, grpc.aio.StreamUnaryClientInterceptor):
+    intercept_stream_unary = _WithToken._call
+
+
+class _StreamStreamToken(_WithToken, grpc.aio.StreamStreamClientInterceptor):
+    intercept_stream_stream = _WithToken._call
+
+
+def _token_interceptors(token: str) -> list:
+    return [
+        kind(token)
+        for kind in (_UnaryUnaryToken, _UnaryStreamToken, _StreamUnaryToken, _StreamStreamToken)
+    ]
 
 
 class Connection:

@@ -56,9 +56,13 @@ class Rooms:
         self._stub = rooms_pb2_grpc.RoomServiceStub(channel)
         self._timeout = timeout_s
 
-    async def create(self, room_id: str = "", name: str = "") -> rooms_pb2.CreateRoomResponse:
+    async def create(
+        self, room_id: str = "", name: str = "", open_room: bool = False
+    ) -> rooms_pb2.CreateRoomResponse:
+        """Creates a room; unless ``open_room``, joining it needs the returned join token."""
         return await self._stub.CreateRoom(
-            rooms_pb2.CreateRoomRequest(room_id=room_id, name=name), timeout=self._timeout
+            rooms_pb2.CreateRoomRequest(room_id=room_id, name=name, open=open_room),
+            timeout=self._timeout,
         )
 
     async def get(self, room_id: str) -> rooms_pb2.Room:
