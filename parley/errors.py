@@ -41,3 +41,7 @@ class AlreadyExists(ParleyError):
 
 class PermissionDenied(ParleyError):
     """The caller is known but may not do this (a wrong join token): PERMISSION_DENIED."""
+
+
+class TimedOut(ParleyError):
+    """The caller took too long (a stream opened and left silent): DEADLINE_EXCEEDED."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import NoReturn
 
 import grpc
@@ -34,6 +37,7 @@ _CODES = {
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.EngineUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.TimedOut: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 
@@ -97,9 +101,83 @@ def passthrough_serializer(message_type):
     return serialize
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A request whose bytes are not a valid message (for example a string field that is not
+    UTF-8), handed to the servicer instead of failing the call with a bare UNKNOWN."""
+
+    message_type: str
+    reason: str
+
+    def error(self) -> errors.InvalidInput:
+        return errors.InvalidInput(
+            f"a {self.message_type} message cannot be decoded ({self.reason}); "
+            "text fields must be valid UTF-8"
+        )
+
+
+def reader(message_type) -> Callable[[bytes], object]:
+    """A request deserializer that never raises: bad bytes become :class:`Unreadable`."""
+
+    def read(data: bytes):
+        try:
+            return message_type.FromString(data)
+        except Exception as exc:  # DecodeError, or anything else the parser raises
+            return Unreadable(message_type.DESCRIPTOR.name, str(exc).rsplit(": ", 1)[-1])
+
+    return read
+
+
+def readable(request):
+    """``request`` itself, or InvalidInput if it could not be decoded."""
+    if isinstance(request, Unreadable):
+        raise request.error()
+    return request
+
+
+def _checked(behavior, response_streaming: bool):
+    """A unary-request handler that answers INVALID_ARGUMENT for an undecodable request."""
+    if response_streaming:
+
+        async def streamed(request, context):
+            if isinstance(request, Unreadable):
+                await abort_with(context, request.error())
+            async for response in behavior(request, context):
+                yield response
+
+        return streamed
+
+    async def unary(request, context):
+        if isinstance(request, Unreadable):
+            await abort_with(context, request.error())
+        return await behavior(request, context)
+
+    return unary
+
+
+async def first_message(requests: AsyncIterator, timeout_s: float, setting: str):
+    """The first message of a request stream, or None if the client half-closed at once.
+
+    Raises:
+        TimedOut: if nothing came within ``timeout_s`` (0 waits for ever), naming ``setting``.
+        InvalidInput: if the message could not be decoded.
+    """
+    try:
+        first = await asyncio.wait_for(anext(aiter(requests), None), timeout_s or None)
+    except TimeoutError:
+        raise errors.TimedOut(
+            f"no first message within {timeout_s:g} s of opening the stream ({setting})"
+        ) from None
+    return readable(first)
+
+
 def register_servicer(server, servicer, service_descriptor, serializers=None) -> None:
     """Adds ``servicer`` for every method of ``service_descriptor``, like the generated
-    ``add_*Servicer_to_server``, with optional response serializers per method name."""
+    ``add_*Servicer_to_server``, with optional response serializers per method name.
+
+    Requests that cannot be decoded never fail the call with UNKNOWN: a unary request is
+    answered INVALID_ARGUMENT, and a streamed one reaches the servicer as :class:`Unreadable`
+    (see :func:`readable`), so that it decides whether the stream goes on."""
     from google.protobuf import symbol_database
 
     messages = symbol_database.Default()
@@ -113,9 +191,12 @@ def register_servicer(server, servicer, service_descriptor, serializers=None) ->
             (True, False): grpc.stream_unary_rpc_method_handler,
             (True, True): grpc.stream_stream_rpc_method_handler,
         }[(method.client_streaming, method.server_streaming)]
+        behavior = getattr(servicer, method.name)
+        if not method.client_streaming:
+            behavior = _checked(behavior, method.server_streaming)
         handlers[method.name] = kind(
-            getattr(servicer, method.name),
-            request_deserializer=request.FromString,
+            behavior,
+            request_deserializer=reader(request),
             response_serializer=(serializers or {}).get(method.name, response.SerializeToString),
         )
     name = service_descriptor.full_name

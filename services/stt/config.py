@@ -51,6 +51,14 @@ class SttConfig:
         default=0,
         metadata=option("PARLEY_STT_CPU_THREADS", "threads per inference; 0 means every core"),
     )
+    workers: int = field(
+        default=1,
+        metadata=option(
+            "PARLEY_STT_WORKERS",
+            "recognitions one Whisper model runs at once (each with --cpu-threads threads); "
+            "finals still go before partials",
+        ),
+    )
     beam_size: int = field(
         default=1,
         metadata=option(
@@ -87,6 +95,22 @@ class SttConfig:
         metadata=option(
             "PARLEY_STT_PARTIAL_INTERVAL_MS",
             "new speech between two partial hypotheses, in ms",
+        ),
+    )
+    stt_audio_burst_s: float = field(
+        default=120.0,
+        metadata=option(
+            "PARLEY_STT_AUDIO_BURST_S",
+            "seconds of audio a stream may send ahead of real time; beyond that the server "
+            "reads it at real-time pace (the sender is slowed, nothing is lost); 0 for no limit",
+        ),
+    )
+    stt_first_message_timeout_s: float = field(
+        default=10.0,
+        metadata=option(
+            "PARLEY_STT_FIRST_MESSAGE_TIMEOUT_S",
+            "seconds a new stream may wait before its RecognitionConfig; then it ends with "
+            "DEADLINE_EXCEEDED; 0 waits for ever",
         ),
     )
     openai_model: str = field(

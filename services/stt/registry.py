@@ -32,7 +32,7 @@ class ModelRegistry:
         for source in (*BUILTIN, *parse_model_list(config.models)):
             self._engines[source.name] = WhisperRecognizer(
                 source, cache, config.device, config.compute_type, config.cpu_threads,
-                config.beam_size,
+                config.beam_size, config.workers,
             )  # fmt: skip
         if environ.get("OPENAI_API_KEY"):
             from services.stt.openai_api import OpenAIRecognizer

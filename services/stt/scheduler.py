@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.metrics import QUEUE_DEPTH
+
 FINAL, PARTIAL = 0, 1
 
 
@@ -72,6 +74,7 @@ class InferenceQueue:
                 older.future.cancel()
             self._partials[partial_key] = job
         queue.put_nowait(job)
+        QUEUE_DEPTH.labels(f"stt-{self._name}").set(queue.qsize())
         return future
 
     def cancel_partial(self, partial_key: object) -> None:
@@ -85,6 +88,7 @@ class InferenceQueue:
         loop = asyncio.get_running_loop()
         while True:
             job = await self._queue.get()
+            QUEUE_DEPTH.labels(f"stt-{self._name}").set(self._queue.qsize())
             for key, waiting in list(self._partials.items()):
                 if waiting is job:
                     del self._partials[key]

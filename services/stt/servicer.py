@@ -14,7 +14,15 @@ from parley import audio
 from parley.errors import InvalidInput, OutOfOrder, ParleyError
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
-from parley.rpc import abort_with, audio_format_from_proto, duration
+from parley.pacing import AudioPacer
+from parley.rpc import (
+    Unreadable,
+    abort_with,
+    audio_format_from_proto,
+    duration,
+    first_message,
+    register_servicer,
+)
 from parley.server import Service
 from parley.v1 import stt_pb2, stt_pb2_grpc
 from services.stt import SERVICE_NAME
@@ -112,15 +120,21 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
         request_iterator: AsyncIterator[stt_pb2.StreamingRecognizeRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[stt_pb2.StreamingRecognizeResponse]:
-        first = await anext(aiter(request_iterator), None)
-        if first is None:
-            return
         try:
+            first = await first_message(
+                request_iterator,
+                self._config.stt_first_message_timeout_s,
+                "PARLEY_STT_FIRST_MESSAGE_TIMEOUT_S",
+            )
+            if first is None:
+                return
             if not first.HasField("config"):
                 raise OutOfOrder("the first message must be a RecognitionConfig")
             settings = self.settings(first.config)
             stream = RecognitionStream(settings, self._registry)
-            async for event in stream.run(_inputs(request_iterator)):
+            fmt = settings.audio_format
+            pacer = AudioPacer(self._config.stt_audio_burst_s, fmt.sample_rate * fmt.frame_bytes)
+            async for event in stream.run(_inputs(request_iterator, pacer)):
                 if isinstance(event, Activity):
                     kind = (
                         stt_pb2.SPEECH_EVENT_TYPE_SPEECH_STARTED
@@ -200,14 +214,22 @@ def _split(samples: np.ndarray, options: EndpointingOptions) -> list[UtteranceEn
 
 
 async def _inputs(
-    requests: AsyncIterator[stt_pb2.StreamingRecognizeRequest],
+    requests: AsyncIterator[stt_pb2.StreamingRecognizeRequest], pacer: AudioPacer
 ) -> AsyncIterator[object]:
-    """Audio bytes and FINALIZE markers from the requests after the config."""
+    """Audio bytes and FINALIZE markers from the requests after the config, read no faster
+    than real time once the stream is ``pacer``'s burst ahead of the clock."""
     async for request in requests:
+        if isinstance(request, Unreadable):
+            raise request.error()
         kind = request.WhichOneof("request")
         if kind == "audio":
             if request.audio.data:
                 yield request.audio.data
+                delay = pacer.take(len(request.audio.data))
+                if delay:
+                    if pacer.throttled_s == delay:
+                        log.info("audio faster than real time: stream throttled")
+                    await asyncio.sleep(delay)
         elif kind == "finalize":
             yield FINALIZE
         elif kind == "config":
@@ -232,8 +254,8 @@ def service(config: SttConfig) -> Service:
 
     return Service(
         name=SERVICE_NAME,
-        register=lambda server: stt_pb2_grpc.add_SpeechToTextServiceServicer_to_server(
-            servicer, server
+        register=lambda server: register_servicer(
+            server, servicer, stt_pb2.DESCRIPTOR.services_by_name["SpeechToTextService"]
         ),
         start=start,
         stop=registry.close,

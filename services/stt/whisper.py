@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from parley.errors import EngineUnavailable, UnsupportedLanguage
 from parley.logs import get_logger
+from parley.metrics import MODEL_LOAD_SECONDS
 from services.stt.engine import (
     TRANSLATE,
     ModelDescription,
@@ -69,6 +71,7 @@ class WhisperRecognizer(Recognizer):
         compute_type: CTranslate2 compute type or ``auto``.
         cpu_threads: threads per inference (0: every core).
         beam_size: beam width for final results; partials are always greedy.
+        workers: calls the model may run at once (CTranslate2 ``inter_threads``).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class WhisperRecognizer(Recognizer):
         compute_type: str = "auto",
         cpu_threads: int = 0,
         beam_size: int = 1,
+        workers: int = 1,
     ) -> None:
         self._source = source
         self._cache_dir = cache_dir
@@ -86,6 +90,7 @@ class WhisperRecognizer(Recognizer):
         self._compute_type = compute_type
         self._cpu_threads = cpu_threads
         self._beam_size = max(1, beam_size)
+        self.concurrency = max(1, workers)
         self._model = None
         self._lock = threading.Lock()
         self._languages = whisper_languages() if source.multilingual else ("en",)
@@ -119,16 +124,29 @@ class WhisperRecognizer(Recognizer):
             if compute == "auto":
                 compute = "float16" if device == "cuda" else "int8"
             location = resolve_location(self._source, self._cache_dir)
+            started = time.perf_counter()
             try:
                 self._model = WhisperModel(
-                    location, device=device, compute_type=compute, cpu_threads=self._cpu_threads
+                    location,
+                    device=device,
+                    compute_type=compute,
+                    cpu_threads=self._cpu_threads,
+                    num_workers=self.concurrency,
                 )
             except Exception as exc:  # ctranslate2 and the hub raise many kinds
                 raise EngineUnavailable(
                     f"cannot load Whisper model {self._source.name} from {location}: {exc}"
                 ) from exc
             self._model.encode = _EncodeOnce(self._model.encode)
-            log.info("model loaded", model=self._source.name, device=device, compute=compute)
+            load_s = time.perf_counter() - started
+            MODEL_LOAD_SECONDS.labels("stt", self._source.name).set(load_s)
+            log.info(
+                "model loaded",
+                model=self._source.name,
+                device=device,
+                compute=compute,
+                load_s=round(load_s, 2),
+            )
 
     def check(self, options: RecognitionOptions) -> None:
         wanted = [options.language] if options.language else list(options.candidate_languages)

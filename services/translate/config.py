@@ -14,6 +14,7 @@ _AT_LEAST_ONE = (
     "translate_beam_size",
     "translate_batch_size",
     "translate_max_text_chars",
+    "translate_max_request_chars",
     "translate_workers",
 )
 
@@ -134,6 +135,14 @@ class TranslateConfig:
     translate_max_text_chars: int = field(
         default=50_000,
         metadata=option("PARLEY_TRANSLATE_MAX_TEXT_CHARS", "longest text accepted, in characters"),
+    )
+    translate_max_request_chars: int = field(
+        default=200_000,
+        metadata=option(
+            "PARLEY_TRANSLATE_MAX_REQUEST_CHARS",
+            "most characters one request may ask to translate: its texts' length times its "
+            "target languages",
+        ),
     )
     translate_workers: int = field(
         default=4,

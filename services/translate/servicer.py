@@ -111,6 +111,7 @@ class TranslationServicer:
             TranslationCache(config.translate_cache_size),
             self._executor,
             config.translate_max_text_chars,
+            config.translate_max_request_chars,
         )
         if config.translate_preload:
             await translator.preload(preload_pairs(config.translate_preload))

@@ -50,15 +50,23 @@ class Translator:
         cache: recent translations.
         executor: runs the blocking engine calls.
         max_text_chars: longest text accepted.
+        max_request_chars: most characters one request asks to translate (its texts' length
+            times its target languages); 0 for no limit.
     """
 
     def __init__(
-        self, router: Router, cache: TranslationCache, executor: Executor, max_text_chars: int
+        self,
+        router: Router,
+        cache: TranslationCache,
+        executor: Executor,
+        max_text_chars: int,
+        max_request_chars: int = 0,
     ) -> None:
         self.router = router
         self.cache = cache
         self._executor = executor
         self._max_text_chars = max_text_chars
+        self._max_request_chars = max_request_chars
 
     def routes(
         self, source: str, targets: Sequence[str], engine: str = "", direct_only: bool = False
@@ -97,6 +105,7 @@ class Translator:
         """
         routes = self.routes(source, targets, engine, direct_only)
         self._check(texts)
+        self._check_size(texts, len(routes))
         distinct = list(dict.fromkeys(texts))
         found: dict[tuple[Route, str], tuple[str, bool]] = {}
         jobs: dict[Route, list[str]] = {}
@@ -129,6 +138,15 @@ class Translator:
                 text.encode("utf-8")
             except UnicodeEncodeError as exc:
                 raise InvalidInput(f"texts[{index}] is not valid UTF-8 text: {exc}") from None
+
+    def _check_size(self, texts: Sequence[str], targets: int) -> None:
+        chars = sum(len(text) for text in texts)
+        if self._max_request_chars and chars * targets > self._max_request_chars:
+            raise InvalidInput(
+                f"this request asks for {chars * targets:,} characters of translation "
+                f"({chars:,} characters of text x {targets} target languages); the limit is "
+                f"{self._max_request_chars:,} (PARLEY_TRANSLATE_MAX_REQUEST_CHARS): split it"
+            )
 
     async def _run(self, jobs: dict[Route, list[str]]) -> dict[tuple[Route, str], str]:
         """Runs every route's steps level by level; routes sharing a prefix share its work."""

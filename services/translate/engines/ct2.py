@@ -16,6 +16,7 @@ from pathlib import Path
 
 from parley.errors import EngineUnavailable, UnsupportedLanguage
 from parley.logs import get_logger
+from parley.metrics import model_load
 from services.translate.engines.base import Engine
 from services.translate.engines.sentences import (
     MAX_TOKENS,
@@ -131,7 +132,8 @@ class Ct2Engine(Engine):
         with self._lock:
             if folder not in self._loaded:
                 log.info("loading ctranslate2 model", pair=pair_name(pair), model=folder)
-                self._loaded[folder] = Ct2Model(folder, *self._options)
+                with model_load("translate", str(folder)):
+                    self._loaded[folder] = Ct2Model(folder, *self._options)
             return self._loaded[folder]
 
     def start(self, pairs: Sequence[Pair] = ()) -> None:

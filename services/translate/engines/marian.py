@@ -15,6 +15,7 @@ from typing import Any
 
 from parley.errors import EngineUnavailable, UnsupportedLanguage
 from parley.logs import get_logger
+from parley.metrics import model_load
 from services.translate.engines.base import Engine
 from services.translate.engines.sentences import (
     MAX_TOKENS,
@@ -122,7 +123,8 @@ class MarianEngine(Engine):
         with self._lock:  # loading twice at once would double the memory for nothing
             if where not in self._loaded:
                 log.info("loading marian model", pair=pair_name(pair), model=where)
-                self._loaded[where] = MarianModel(where, self._beam_size)
+                with model_load("translate", str(where)):
+                    self._loaded[where] = MarianModel(where, self._beam_size)
             return self._loaded[where]
 
     def start(self, pairs: Sequence[Pair] = ()) -> None:

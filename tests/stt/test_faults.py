@@ -1,0 +1,71 @@
+"""An engine that raises inside recognition ends only that utterance: the stream goes on and
+the next utterance is recognised (a real model behind a fault-injecting wrapper)."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+
+from parley.rpc import register_servicer
+from parley.server import ServerConfig, Service, running
+from parley.v1 import stt_pb2, stt_pb2_grpc
+from services.stt import SERVICE_NAME
+from services.stt.config import SttConfig
+from services.stt.registry import ModelRegistry
+from services.stt.servicer import SpeechToTextServicer
+from tests.speech import silence, speak, wer
+from tests.stt.conftest import finals, recognize_stream
+
+LONG = "Good morning everyone, I would like to talk about the budget for next year."
+SHORT = "Thank you."
+
+
+class Faulty:
+    """A recogniser that raises for any clip longer than ``fail_over_s`` (the long utterance),
+    as an engine bug would, and otherwise defers to the real one."""
+
+    def __init__(self, inner, fail_over_s: float) -> None:
+        self._inner = inner
+        self._limit = fail_over_s
+        self.raised = 0
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def transcribe(self, audio: np.ndarray, options):
+        if audio.size / 16_000 > self._limit:
+            self.raised += 1
+            raise RuntimeError("injected engine failure")
+        return self._inner.transcribe(audio, options)
+
+
+async def test_an_engine_error_ends_only_that_utterance():
+    config = SttConfig(default_model="whisper-tiny.en", preload="lazy")
+    registry = ModelRegistry(config)
+    faulty = Faulty(registry.get("whisper-tiny.en"), fail_over_s=2.5)
+    registry._engines["whisper-tiny.en"] = faulty
+    servicer = SpeechToTextServicer(config, registry)
+    hosted = Service(
+        name=SERVICE_NAME,
+        register=lambda server: register_servicer(
+            server, servicer, stt_pb2.DESCRIPTOR.services_by_name["SpeechToTextService"]
+        ),
+        stop=registry.close,
+    )
+    long, short = speak(LONG, "en"), speak(SHORT, "en")
+    assert long.size / 16_000 > 3.0 and short.size / 16_000 < 2.0
+    audio = np.concatenate([silence(0.3), long, silence(1.2), short, silence(1.2)])
+    loopback = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+    async with running([hosted], loopback) as server:
+        async with grpc.aio.insecure_channel(server.local_address) as channel:
+            stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
+            responses = await recognize_stream(
+                stub, audio, stt_pb2.RecognitionConfig(language="en", speech_events=True)
+            )
+    assert faulty.raised >= 1
+    # Both utterances were heard (speech events), the first one's recognition failed, the
+    # stream ended normally and the second was recognised.
+    started = [r.speech_event for r in responses if r.HasField("speech_event")]
+    assert len([e for e in started if e.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_STARTED]) == 2
+    (result,) = finals(responses)
+    assert result.utterance_id == "u1" and wer(SHORT, result.text) == 0, result.text
