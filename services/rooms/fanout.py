@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
+from parley import logs, tracing
 from parley.logs import get_logger
+from parley.metrics import STAGE_SECONDS
 from parley.rpc import audio_format_to_proto, duration
 from parley.v1 import rooms_pb2, translate_pb2, tts_pb2
 from services.rooms.backends import Backends
@@ -94,7 +96,17 @@ class FanOut:
             self._room.send(member, rooms_pb2.JoinResponse(caption=caption))
 
     async def deliver(self, utterance: Utterance) -> None:
-        """Captions and translated speech of one final transcript to every member."""
+        """Captions and translated speech of one final transcript to every member, in one
+        trace span when tracing is on."""
+        with tracing.span(
+            "utterance",
+            room=self._room.room_id,
+            utterance=utterance.utterance_id,
+            language=utterance.language,
+        ):
+            await self._deliver(utterance)
+
+    async def _deliver(self, utterance: Utterance) -> None:
         speaker = utterance.speaker
         listeners = [m for m in self._room.others(speaker)]
         by_language: dict[str, list[Member]] = defaultdict(list)
@@ -104,6 +116,18 @@ class FanOut:
             self._room.send(speaker, self._caption(utterance, speaker, utterance.text, "", 0.0))
         targets = sorted(lang for lang in by_language if lang != utterance.language)
         texts, routes, translation_s = await self._translate(utterance, targets)
+        STAGE_SECONDS.labels("endpointing").observe(utterance.endpointing_s)
+        STAGE_SECONDS.labels("recognition").observe(utterance.recognition_s)
+        if targets:
+            STAGE_SECONDS.labels("translation").observe(translation_s)
+        logs.transcript(
+            room=self._room.room_id,
+            utterance=utterance.utterance_id,
+            speaker=speaker.participant_id,
+            language=utterance.language,
+            text=utterance.text,
+            translations=texts,
+        )
         for language, members in by_language.items():
             text = utterance.text if language == utterance.language else texts.get(language, "")
             route = routes.get(language, "")
@@ -204,6 +228,8 @@ class FanOut:
         try:
             async for response in self._backends.synthesize(request, self._timeout):
                 if sequence == 0:
+                    first_chunk_s = time.perf_counter() - started
+                    STAGE_SECONDS.labels("synthesis_first_chunk").observe(first_chunk_s)
                     begin = rooms_pb2.UtteranceAudioBegin(
                         utterance_id=u.utterance_id,
                         speaker_id=u.speaker.participant_id,
@@ -211,7 +237,7 @@ class FanOut:
                         audio_format=response.audio_format,
                         voice=response.voice.name,
                         text=text,
-                        timings=u.timings(translation_s, time.perf_counter() - started),
+                        timings=u.timings(translation_s, first_chunk_s),
                     )
                     self._to_all(members, rooms_pb2.JoinResponse(audio_begin=begin))
                 chunk = rooms_pb2.UtteranceAudioChunk(

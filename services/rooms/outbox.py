@@ -13,6 +13,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 
+from parley.metrics import DROPPED_AUDIO
 from parley.v1 import rooms_pb2
 
 
@@ -81,6 +82,7 @@ class Outbox:
                 self._audio -= 1
                 self.dropped += 1
                 self.dropped_total += 1
+                DROPPED_AUDIO.inc()
                 return
 
     def _drop_notice(self, utterance_id: str) -> rooms_pb2.JoinResponse:

@@ -9,24 +9,36 @@ from collections.abc import AsyncIterator
 import grpc
 
 from parley.audio import FLOAT32, LINEAR16
-from parley.errors import InvalidInput, NotFound, OutOfOrder, ParleyError, PermissionDenied
+from parley.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    OutOfOrder,
+    ParleyError,
+    PermissionDenied,
+)
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
+from parley.pacing import AudioPacer
 from parley.rpc import (
+    Unreadable,
     abort_with,
     audio_format_from_proto,
+    first_message,
     passthrough_serializer,
     register_servicer,
 )
 from parley.server import ParleyServer, Service
 from parley.v1 import rooms_pb2, rooms_pb2_grpc
+from parley_client.connection import ConnectionOptions
 from services.rooms import SERVICE_NAME
 from services.rooms.backends import Backends, GrpcBackends
 from services.rooms.config import RoomsConfig
+from services.rooms.directory import make_directory
 from services.rooms.fanout import FanOut
 from services.rooms.outbox import Outbox, SerializedChunk
 from services.rooms.speaker import SpeakerStream
-from services.rooms.state import Member, Room, RoomRegistry, check_language
+from services.rooms.state import Member, Room, check_language
 
 log = get_logger(__name__)
 LEFT = rooms_pb2.LEAVE_REASON_LEFT
@@ -39,11 +51,14 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
 
     def __init__(self, config: RoomsConfig) -> None:
         self._config = config
-        self._registry = RoomRegistry(config)
+        # Where rooms live: this process, or Redis shared with other replicas.
+        self._directory = make_directory(config, self.close_room, self._stalled)
+        self._registry = self._directory.registry  # this process's rooms
         self._backends: Backends | None = None
         self._fanouts: dict[str, FanOut] = {}
         self._speakers: dict[str, SpeakerStream] = {}
         self._background: set[asyncio.Task] = set()
+        self._draining = False
 
     def _spawn(self, coroutine) -> None:
         """Runs a coroutine in the background, holding a reference until it is done."""
@@ -57,7 +72,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     async def CreateRoom(self, request, context):
         try:
             limits = request.limits
-            room = self._registry.create(
+            room = await self._directory.create(
                 request.room_id,
                 request.name,
                 limits.max_participants,
@@ -72,16 +87,19 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
 
     async def GetRoom(self, request, context):
         try:
-            room = self._registry.get(request.room_id)
+            room = await self._directory.describe(request.room_id)
         except ParleyError as exc:
             await abort_with(context, exc)
-        return rooms_pb2.GetRoomResponse(room=room.to_proto())
+        return rooms_pb2.GetRoomResponse(room=room)
 
     async def ListRooms(self, request, context):
         if request.page_size < 0 or request.page_size > 1000:
             await abort_with(context, InvalidInput("page_size must be between 0 and 1000"))
         size = request.page_size or 100
-        rooms = self._registry.list()
+        try:
+            rooms = await self._directory.list()
+        except ParleyError as exc:
+            await abort_with(context, exc)
         start = 0
         if request.page_token:
             ids = [r.room_id for r in rooms]
@@ -91,16 +109,16 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         page = rooms[start : start + size]
         following = rooms[start + size : start + size + 1]
         return rooms_pb2.ListRoomsResponse(
-            rooms=[r.to_proto() for r in page],
+            rooms=page,
             next_page_token=following[0].room_id if following else "",
         )
 
     async def CloseRoom(self, request, context):
         try:
-            room = self._registry.get(request.room_id)
+            room = await self._directory.find(request.room_id)
+            count = await self._directory.close(room, request.reason or "closed by the server")
         except ParleyError as exc:
             await abort_with(context, exc)
-        count = self.close_room(room, request.reason or "closed by the server")
         return rooms_pb2.CloseRoomResponse(participants_disconnected=count)
 
     def close_room(self, room: Room, reason: str) -> int:
@@ -119,11 +137,15 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     async def Join(
         self, request_iterator: AsyncIterator[rooms_pb2.JoinRequest], context
     ) -> AsyncIterator[rooms_pb2.JoinResponse]:
-        first = await anext(aiter(request_iterator), None)
-        if first is None:
-            return
         try:
-            room, member = self._admit(first)
+            first = await first_message(
+                request_iterator,
+                self._config.join_first_message_timeout_s,
+                "PARLEY_ROOMS_JOIN_FIRST_MESSAGE_TIMEOUT_S",
+            )
+            if first is None:
+                return
+            room, member = await self._admit(first)
         except ParleyError as exc:
             await abort_with(context, exc)
         reader = asyncio.create_task(self._read(room, member, request_iterator, context))
@@ -136,23 +158,31 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             reader.cancel()
             self._leave(room, member, reason)
 
-    def _admit(self, first: rooms_pb2.JoinRequest) -> tuple[Room, Member]:
+    async def _admit(self, first: rooms_pb2.JoinRequest) -> tuple[Room, Member]:
         if not first.HasField("join"):
             raise OutOfOrder("the first message of Join must be a JoinRoom")
         join = first.join
         try:
-            room = self._registry.get(join.room_id)
+            room = await self._directory.find(join.room_id)
         except NotFound:
             if not (join.create_if_missing and self._config.allow_create_on_join):
                 raise
-            room = self._registry.create(join.room_id)
+            # Nobody would know the token of a room made this way: it is open.
+            try:
+                room = await self._directory.create(join.room_id, open_room=True)
+            except AlreadyExists:  # another replica made it a moment ago
+                room = await self._directory.find(join.room_id)
             room.on_stalled = self._stalled
-        # A token, when given, must be the room's. (Requiring one for rooms that are not open
-        # comes with authentication.)
-        if not room.open and join.join_token and join.join_token != room.join_token:
-            raise PermissionDenied(f"wrong join token for room {room.room_id!r}")
+        if not room.open:
+            if not join.join_token:
+                raise PermissionDenied(
+                    f"room {room.room_id!r} is not open: JoinRoom.join_token must carry the "
+                    "token that CreateRoom returned"
+                )
+            if not secrets.compare_digest(join.join_token, room.join_token):
+                raise PermissionDenied(f"wrong join token for room {room.room_id!r}")
         member = self._member(join)
-        self._registry.admit(room, member)
+        await self._directory.admit(room, member)
         member.outbox.put(
             rooms_pb2.JoinResponse(
                 joined=rooms_pb2.Joined(participant_id=member.participant_id, room=room.to_proto())
@@ -194,11 +224,19 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     async def _read(self, room: Room, member: Member, requests, context) -> None:
         """Takes the member's audio and settings until they leave (LeaveRoom or half-close);
         a broken stream is left to Join's clean-up, as a disconnection."""
+        fmt = member.input_format
+        pacer = AudioPacer(self._config.join_audio_burst_s, fmt.sample_rate * fmt.frame_bytes)
         try:
             async for request in requests:
+                if isinstance(request, Unreadable):
+                    self._tell(member, f"{request.error()}: message ignored")
+                    continue
                 kind = request.WhichOneof("event")
                 if kind == "audio":
+                    if self._draining:
+                        continue  # the room is closing: nothing new is recognised
                     self._speaker(room, member).feed(request.audio.data)
+                    await self._pace(member, pacer, len(request.audio.data))
                 elif kind == "update_settings":
                     self._update(room, member, request.update_settings)
                 elif kind == "leave":
@@ -214,6 +252,28 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         await asyncio.sleep(0.1)
         if not context.cancelled():
             self._leave(room, member, LEFT)
+
+    async def _pace(self, member: Member, pacer: AudioPacer, size: int) -> None:
+        """Holds back a participant who sends audio faster than real time (after a burst)."""
+        delay = pacer.take(size)
+        if not delay:
+            return
+        if pacer.throttled_s == delay:  # the first time: say so
+            log.info("audio faster than real time: throttled", participant=member.participant_id)
+            member.outbox.put(
+                rooms_pb2.JoinResponse(
+                    notice=rooms_pb2.Notice(
+                        code=rooms_pb2.NOTICE_CODE_RATE_LIMITED,
+                        severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
+                        message=(
+                            "limit join_audio_burst_s: audio is arriving faster than real time; "
+                            f"beyond {self._config.join_audio_burst_s:g} s ahead it is read at "
+                            "real-time pace (PARLEY_ROOMS_JOIN_AUDIO_BURST_S)"
+                        ),
+                    )
+                )
+            )
+        await asyncio.sleep(delay)
 
     def _tell(self, member: Member, message: str) -> None:
         member.outbox.put(
@@ -258,8 +318,10 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         if speaker is None:
             assert self._backends is not None, "backends are set when the server starts"
             fanout = self._fanouts.get(room.room_id)
-            if fanout is None:
-                fanout = FanOut(room, self._backends, self._config.backend_timeout_s)
+            if fanout is None or fanout._room is not room:  # not one of a removed namesake
+                fanout = self._directory.fanout(
+                    room, self._backends, self._config.backend_timeout_s
+                )
                 self._fanouts[room.room_id] = fanout
             speaker = SpeakerStream(room, member, self._backends, fanout, self._config.stt_model)
             self._speakers[member.participant_id] = speaker
@@ -270,7 +332,12 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         if speaker is not None:
             # What they already said still reaches the others.
             self._spawn(speaker.finish())
-        if not self._registry.discharge(room, member):
+        left = self._directory.discharge(room, member, reason)
+        fanout = self._fanouts.get(room.room_id)
+        if not room.members and fanout is not None and fanout._room is room:
+            # The last one out: the room may now be removed, and its fan-out with it.
+            del self._fanouts[room.room_id]
+        if not left:
             return
         log.info("participant left", room=room.room_id, participant=member.participant_id)
         if announce:
@@ -286,18 +353,42 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         self._leave(room, member, DISCONNECTED)
 
     async def drain(self) -> None:
-        """On shutdown: every member is told and every room closed."""
-        for room in self._registry.list():
-            for member in list(room.members.values()):
-                member.outbox.put(
-                    rooms_pb2.JoinResponse(
-                        notice=rooms_pb2.Notice(
-                            code=rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
-                            severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
-                            message="the server is shutting down",
-                        )
+        """On shutdown: every member is told, what is being said is recognised and delivered
+        (for up to ``drain_timeout_s``), then every room closes with a reason."""
+        self._draining = True
+        rooms = self._registry.list()
+        for room in rooms:
+            room.broadcast(
+                rooms_pb2.JoinResponse(
+                    notice=rooms_pb2.Notice(
+                        code=rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
+                        severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
+                        message="the server is shutting down: utterances in progress are "
+                        "finished, then the room closes",
                     )
                 )
+            )
+        speakers, self._speakers = dict(self._speakers), {}
+        finishing = {asyncio.ensure_future(s.finish()): s for s in speakers.values()}
+        if finishing:
+            _, late = await asyncio.wait(finishing, timeout=self._config.drain_timeout_s)
+            for task in late:
+                task.cancel()
+                finishing[task].cancel()
+            if late:
+                log.warning("speech in progress dropped at shutdown", speakers=len(late))
+                for room in rooms:
+                    room.broadcast(
+                        rooms_pb2.JoinResponse(
+                            notice=rooms_pb2.Notice(
+                                code=rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
+                                severity=rooms_pb2.NOTICE_SEVERITY_ERROR,
+                                message=f"{len(late)} speaker(s) were cut off: what they were "
+                                "saying could not be delivered before the shutdown",
+                            )
+                        )
+                    )
+        for room in rooms:
             self.close_room(room, "the server is shutting down")
 
 
@@ -314,6 +405,33 @@ def _address(server: ParleyServer, configured: str, service: str, variable: str)
     raise InvalidInput(f"{variable} is not set and this server does not host {service}")
 
 
+def _backend_security(
+    config: RoomsConfig, server: ParleyServer, addresses: list[str]
+) -> ConnectionOptions:
+    """How the engine services are reached: the configured key and certificates; when this
+    server hosts them, one of its own keys, and TLS if it has TLS.
+
+    Raises:
+        InvalidInput: if this server has TLS, hosts an engine service and no CA is configured
+            to check its own certificate.
+    """
+    hosted_here = server.local_address in addresses
+    if hosted_here and server.tls and not config.backend_ca_file:
+        raise InvalidInput(
+            "this server has TLS and hosts the engine services: set PARLEY_BACKEND_CA_FILE to "
+            "the CA of its certificate so that the room service can reach them"
+        )
+    key = config.backend_api_key or (server.internal_api_key if hosted_here else None)
+    return ConnectionOptions(
+        tls=bool(config.backend_ca_file),
+        root_certificates=config.backend_ca_file or None,
+        client_certificate=config.backend_cert_file or None,
+        client_key=config.backend_key_file or None,
+        api_key=key or None,
+        server_name=config.backend_server_name or None,
+    )
+
+
 def service(config: RoomsConfig, backends: Backends | None = None) -> Service:
     """The service as a server hosts it. ``backends`` replaces the gRPC clients (tests)."""
     servicer = RoomServicer(config)
@@ -321,15 +439,21 @@ def service(config: RoomsConfig, backends: Backends | None = None) -> Service:
     async def start(server: ParleyServer) -> None:
         if backends is not None:
             servicer.use_backends(backends)
+            await servicer._directory.start(backends)
             return
         peers = [
             (config.stt_address, "SpeechToTextService", "PARLEY_STT_ADDRESS"),
             (config.translate_address, "TranslationService", "PARLEY_TRANSLATE_ADDRESS"),
             (config.tts_address, "TextToSpeechService", "PARLEY_TTS_ADDRESS"),
         ]
-        servicer.use_backends(GrpcBackends(*(_address(server, *peer) for peer in peers)))
+        addresses = [_address(server, *peer) for peer in peers]
+        servicer.use_backends(
+            GrpcBackends(*addresses, options=_backend_security(config, server, addresses))
+        )
+        await servicer._directory.start(servicer._backends)
 
     async def stop() -> None:
+        await servicer._directory.stop()
         if servicer._backends is not None:
             await servicer._backends.close()
 

@@ -59,11 +59,12 @@ class SpeakerStream:
         self._generation = 0
         self._ended_at: dict[str, float] = {}
         self._recognizer: asyncio.Task | None = None
+        self._refused = False  # the recogniser refused this member's settings
         self._deliverer = asyncio.create_task(self._deliver())
 
     def feed(self, data: bytes) -> None:
         """Takes the member's next audio (ignored while muted)."""
-        if self._member.muted or not data:
+        if self._member.muted or not data or self._refused:
             return
         if self._recognizer is None or self._recognizer.done():
             self._recognizer = asyncio.create_task(self._recognize())
@@ -104,25 +105,44 @@ class SpeakerStream:
 
     async def _recognize(self) -> None:
         self._generation += 1
+        answered = False
         try:
             async for response in self._backends.recognize(self._requests()):
+                answered = True
                 if response.HasField("speech_event"):
                     self._on_speech_event(response.speech_event)
                 else:
                     self._on_result(response.result)
         except grpc.aio.AioRpcError as exc:
             log.warning("recognition stream failed", error=exc.details())
+            refusal = None if answered else await self._refusal()
+            self._refused = refusal is not None
             self._room.send(
                 self._member,
                 notice(
                     rooms_pb2.NOTICE_CODE_RECOGNITION_FAILED,
-                    f"speech recognition failed ({exc.code().name}: {exc.details()}); "
+                    f"speech recognition refused your settings ({refusal}); change "
+                    "speak_language to be heard"
+                    if refusal
+                    else f"speech recognition failed ({exc.code().name}: {exc.details()}); "
                     "your next words start a new attempt",
                 ),
             )
         finally:
             if self._member.speaking:
                 self._set_speaking(False)
+
+    async def _refusal(self) -> str | None:
+        """Why the recogniser refuses this member's config (INVALID_ARGUMENT), else None."""
+        check = getattr(self._backends, "check_recognition", None)
+        if check is None:
+            return None
+        try:
+            await check(self._config(), 5.0)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                return f"{exc.code().name}: {exc.details()}"
+        return None
 
     def _utterance_id(self, stt_id: str) -> str:
         return f"{self._member.participant_id}.{self._generation}.{stt_id}"

@@ -134,6 +134,8 @@ class Room:
 class RoomRegistry:
     """Every room of this server."""
 
+    room_type: type[Room] = Room  # what create() makes (a subclass shares rooms across replicas)
+
     def __init__(self, config: RoomsConfig) -> None:
         self._config = config
         self._rooms: dict[str, Room] = {}
@@ -164,7 +166,7 @@ class RoomRegistry:
         if len(self._rooms) >= self._config.max_rooms:
             raise LimitExceeded(f"max_rooms: this server holds {self._config.max_rooms} rooms")
         room_id = room_id or secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
-        room = Room(
+        room = self.room_type(
             room_id=room_id,
             name=name or room_id,
             max_participants=max_participants or self._config.max_participants,
