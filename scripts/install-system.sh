@@ -2,12 +2,23 @@
 # Installs the Debian packages Parley needs (engines, voices, audio tools).
 # Idempotent: packages already present are not fetched again, and apt-get update runs only when
 # something is missing. Runs as root, or through sudo when it is available.
+#
+#   scripts/install-system.sh            everything: the servers' packages and the test tools
+#   scripts/install-system.sh --runtime  only what the servers need (the container image)
 set -euo pipefail
+
+RUNTIME_ONLY=0
+for arg in "$@"; do
+  case "$arg" in
+    --runtime) RUNTIME_ONLY=1 ;;
+    *) echo "usage: $0 [--runtime]" >&2; exit 2 ;;
+  esac
+done
 
 # Each package earns its place; the comment says which feature needs it.
 PACKAGES=(
-  # SVOX Pico voices (TTS engine for en, es, fr, de, it; pico2wave speaks test audio). non-free.
-  libttspico0 libttspico-data libttspico-utils
+  # SVOX Pico voices (TTS engine for en, es, fr, de, it). non-free.
+  libttspico0 libttspico-data
   # Apertium, the embedded translation engine, and its language pairs (services/translate).
   apertium
   apertium-eng-spa  # en<->es, the hub of the default pivot routes
@@ -18,15 +29,28 @@ PACKAGES=(
   apertium-es-pt    # es<->pt
   apertium-es-ro    # ro->es
   apertium-en-gl    # en<->gl
+)
+
+# Only for the tests and development, never needed by a server (left out with --runtime).
+TEST_PACKAGES=(
+  # pico2wave speaks the tests' audio (tests/speech.py).
+  libttspico-utils
   # Headless browser for the end-to-end test of the gateway's page (tests/gateway/test_page.py).
   chromium
   # A font for the page in headless Chromium (--no-install-recommends drops chromium's own).
   fonts-dejavu-core
+  # docker-compose config validates docker-compose.yml with no Docker engine (tests/deploy).
+  docker-compose
+  # Redis (redis-server, redis-cli) as compose runs it, outside Docker (tests/deploy).
+  redis-server
 )
 
-# Node.js and npm for the Node client (clients/node), unless some Node.js is already there
-# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
-command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+if [ "$RUNTIME_ONLY" -eq 0 ]; then
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+  # Node.js and npm for the Node client (clients/node), unless some Node.js is already there
+  # (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
+  command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
