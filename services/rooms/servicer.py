@@ -235,8 +235,9 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                 if kind == "audio":
                     if self._draining:
                         continue  # the room is closing: nothing new is recognised
-                    self._speaker(room, member).feed(request.audio.data)
+                    # Waits first: no chunk is taken ahead of the allowed pace.
                     await self._pace(member, pacer, len(request.audio.data))
+                    self._speaker(room, member).feed(request.audio.data)
                 elif kind == "update_settings":
                     self._update(room, member, request.update_settings)
                 elif kind == "leave":

@@ -224,12 +224,13 @@ async def _inputs(
         kind = request.WhichOneof("request")
         if kind == "audio":
             if request.audio.data:
-                yield request.audio.data
+                # Waits first: no chunk is taken ahead of the allowed pace.
                 delay = pacer.take(len(request.audio.data))
                 if delay:
                     if pacer.throttled_s == delay:
                         log.info("audio faster than real time: stream throttled")
                     await asyncio.sleep(delay)
+                yield request.audio.data
         elif kind == "finalize":
             yield FINALIZE
         elif kind == "config":

@@ -13,7 +13,7 @@ from parley.v1 import audio_pb2, tts_pb2, tts_pb2_grpc
 from services.tts.config import TtsConfig
 from services.tts.servicer import service
 
-SERVER = ServerConfig(host="127.0.0.1", port=0)
+SERVER = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
 
 # One sentence per language, with its word count for duration checks.
 SENTENCES = {
