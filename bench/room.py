@@ -58,16 +58,18 @@ def free_port() -> int:
 class Server:
     """`parley serve` in a child process, with its CPU time and memory readable."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         env = {
             **os.environ,
             "PARLEY_HOST": "127.0.0.1",
             "PARLEY_PORT": str(self.port),
             "PARLEY_STT_PRELOAD": "start",
+            "PARLEY_AUTH": "disabled",
             "PARLEY_STT_MODEL": model,
             "PARLEY_ROOMS_MAX_PARTICIPANTS": "500",
             "PARLEY_LOG_LEVEL": "warning",
+            **(env or {}),
         }
         parley = str(Path(sys.executable).parent / "parley")
         self.process = subprocess.Popen([parley, "serve"], env=env, stderr=subprocess.DEVNULL)

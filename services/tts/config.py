@@ -96,6 +96,15 @@ class TtsConfig:
         default=4,
         metadata=option("PARLEY_TTS_THREADS", "threads that run synthesis"),
     )
+    tts_first_clause: bool = field(
+        default=True,
+        metadata=option(
+            "PARLEY_TTS_FIRST_CLAUSE",
+            "in a stream, speak the first clause of the first sentence on its own (cut at its "
+            "first comma, the pause kept to a comma's) so that the first audio comes sooner; "
+            "off: whole sentences",
+        ),
+    )
     tts_preload: bool = field(
         default=True,
         metadata=option(

@@ -20,12 +20,19 @@ from parley import audio, errors
 from parley.aio import iterate_in_thread
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
-from parley.rpc import abort_with, audio_format_from_proto, audio_format_to_proto, duration
+from parley.rpc import (
+    abort_with,
+    audio_format_from_proto,
+    audio_format_to_proto,
+    duration,
+    register_servicer,
+)
 from parley.server import Service
 from parley.v1 import tts_pb2, tts_pb2_grpc
 from services.tts import SERVICE_NAME, engines
 from services.tts.config import TtsConfig
 from services.tts.engines.base import Gender, Quality, SynthesisOptions, Voice
+from services.tts.firsts import FirstPieces
 from services.tts.synthesis import Job
 from services.tts.text import has_words, speakable
 from services.tts.voices import VoiceRegistry
@@ -53,8 +60,8 @@ def _check_text(text: str, limit: int) -> str:
         raise errors.InvalidInput("text is empty")
     if len(text) > limit:
         raise errors.InvalidInput(
-            f"text is {len(text)} characters long; this server speaks at most {limit} per "
-            "request: split it"
+            f"text is {len(text)} characters long; the limit is {limit} per request "
+            "(PARLEY_TTS_MAX_TEXT_CHARS): split it"
         )
     clean = speakable(text)
     if not has_words(clean):
@@ -86,6 +93,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         self._config = config
         self._executor = ThreadPoolExecutor(config.tts_threads, thread_name_prefix="tts")
         self._registry: VoiceRegistry | None = None
+        self._firsts = FirstPieces()
 
     async def start(self, server: object = None) -> None:
         """Builds the engines (shared per process) and lists their voices, in a thread.
@@ -137,8 +145,16 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         fmt = audio_format_from_proto(request.audio_format, default_rate=voice.sample_rate)
         fmt = _check_format(fmt, streaming=streaming)
         chunk = max(1, fmt.sample_rate * self._config.tts_chunk_ms // 1000)
+        engine = registry.engine(voice)
         return Job(
-            registry.engine(voice), voice, text, options, fmt, max_chunk_samples=chunk, pitch=pitch
+            engine,
+            voice,
+            text,
+            options,
+            fmt,
+            max_chunk_samples=chunk,
+            pitch=pitch,
+            first_clause=streaming and self._config.tts_first_clause and engine.first_clause,
         )
 
     def _voice_message(self, voice: Voice) -> tts_pb2.Voice:
@@ -180,10 +196,13 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         )
 
     async def StreamingSynthesize(self, request, context: grpc.aio.ServicerContext):
+        firsts = self._firsts
+        firsts.starting()
+        waiting_first = True
         try:
             job = self._job(request, streaming=True)
             started = time.perf_counter()
-            first_s, samples = None, 0
+            first_s, samples, held_s = None, 0, 0.0
             async for piece in iterate_in_thread(job.pieces, self._executor):
                 reply = tts_pb2.StreamingSynthesizeResponse(
                     audio=piece.audio,
@@ -194,10 +213,20 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
                     first_s = time.perf_counter() - started
                     reply.audio_format.CopyFrom(audio_format_to_proto(job.format))
                     reply.voice.CopyFrom(self._voice_message(job.voice))
+                    firsts.started()
+                    waiting_first = False
                 samples += piece.samples
                 yield reply
+                if firsts.waiting:  # other streams' first pieces go before our next one
+                    sent_s = samples / job.format.sample_rate
+                    held_s += await firsts.give_way(
+                        sent_s - (time.perf_counter() - started - first_s)
+                    )
         except errors.ParleyError as exc:
             await abort_with(context, exc)
+        finally:
+            if waiting_first:
+                firsts.started()
         if first_s is None:  # nothing audible came out: still say what the format was
             yield tts_pb2.StreamingSynthesizeResponse(
                 audio_format=audio_format_to_proto(job.format),
@@ -209,6 +238,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
             chars=len(request.text),
             audio_s=round(samples / job.format.sample_rate, 2),
             first_chunk_ms=round((first_s or 0.0) * 1000, 1),
+            held_ms=round(held_s * 1000, 1),
             elapsed_s=round(time.perf_counter() - started, 3),
         )
 
@@ -231,8 +261,8 @@ def service(config: TtsConfig | None = None) -> Service:
     servicer = TextToSpeechServicer(config)
     return Service(
         name=SERVICE_NAME,
-        register=lambda server: tts_pb2_grpc.add_TextToSpeechServiceServicer_to_server(
-            servicer, server
+        register=lambda server: register_servicer(
+            server, servicer, tts_pb2.DESCRIPTOR.services_by_name["TextToSpeechService"]
         ),
         start=servicer.start,
         stop=servicer.stop,

@@ -74,6 +74,27 @@ def _cut_long(sentence: str, limit: int) -> Iterator[str]:
         yield sentence
 
 
+FIRST_CLAUSE_CHARS = 8
+"""Shortest first clause :func:`first_clause` cuts off."""
+REST_CHARS = 20
+"""Shortest rest of the sentence worth cutting a first clause from."""
+
+
+def first_clause(sentence: str) -> tuple[str, str] | None:
+    """``(first clause, rest)`` of a sentence, cut after its first comma, semicolon, colon or
+    dash followed by a space, or None when that leaves a first clause under
+    :data:`FIRST_CLAUSE_CHARS` or a rest under :data:`REST_CHARS` characters (nothing to gain)
+    or the sentence has no such boundary. Only punctuation cuts: never a phrase in the middle.
+    """
+    for match in _CLAUSE_END.finditer(sentence):
+        head, rest = sentence[: match.end()].strip(), sentence[match.end() :].strip()
+        if len(rest) < REST_CHARS:
+            return None
+        if len(head) >= FIRST_CLAUSE_CHARS and has_words(head) and has_words(rest):
+            return head, rest
+    return None
+
+
 def sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> Iterator[str]:
     """Yields the sentences of ``text`` in order, lazily, each at most ``max_chars`` long.
 

@@ -151,3 +151,49 @@ def test_engines_needing_settings_are_only_built_when_configured():
     assert not configured("elevenlabs", TtsConfig())
     assert configured("elevenlabs", TtsConfig(tts_elevenlabs_api_key="k"))
     assert shared("espeak-ng", TtsConfig()) is shared("espeak-ng", TtsConfig(tts_threads=9))
+
+
+def test_pico_runs_its_loop_in_c_and_speaks_exactly_as_the_python_loop():
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler here: the Python loop is the only one")
+    text = "Por favor, envíame el informe antes del viernes."
+    native, python = PicoEngine(), PicoEngine(native=False)
+    heard = []
+    for engine in (native, python):
+        voice = {v.id: v for v in engine.voices()}["es-ES"]
+        heard.append(np.concatenate(list(engine.synthesize(text, voice, NORMAL))))
+        engine.close()
+    assert native._fill is not None and python._fill is None
+    # Fresh engines start from the same state, so even Pico's noise is the same.
+    assert np.array_equal(heard[0], heard[1])
+    assert rms(heard[0]) > 0.02
+
+
+def test_pico_without_a_c_compiler_runs_its_loop_in_python(tmp_path, monkeypatch):
+    from services.tts.engines import pico as module
+
+    monkeypatch.setattr(module, "_FILL", [])
+    monkeypatch.setenv("PARLEY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no cc, no gcc
+    assert module.native_fill() is None
+    engine = PicoEngine()
+    voice = {v.id: v for v in engine.voices()}["en-US"]
+    assert engine._fill is None
+    assert rms(np.concatenate(list(engine.synthesize("Good morning.", voice, NORMAL)))) > 0.02
+    engine.close()
+
+
+def test_pico_builds_its_c_loop_once_and_reuses_it(tmp_path, monkeypatch):
+    from services.tts.engines import pico as module
+
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler here")
+    monkeypatch.setattr(module, "_FILL", [])
+    monkeypatch.setenv("PARLEY_CACHE_DIR", str(tmp_path / "cache"))
+    assert module.native_fill() is not None
+    (built,) = (tmp_path / "cache" / "native").glob("pico_fill-*.so")
+    monkeypatch.setattr(module, "_FILL", [])
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # the compiler is gone: the cache serves
+    assert module.native_fill() is not None
+    assert list((tmp_path / "cache" / "native").glob("*")) == [built]

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from parley.v1 import audio_pb2, tts_pb2
+from services.tts.text import first_clause, sentences
 from tests.speech import wer
+from tests.tts.conftest import speak
 
 BASE_MODEL_BYTES = 145_217_607
 MAX_WER = 0.35
@@ -112,3 +114,34 @@ async def test_whisper_understands_the_speech(tts_stub, whisper, language, voice
     heard = whisper(samples, language)
     error = wer(TEXTS[language], heard)
     assert error <= BOUNDS[language], f"{voice}: heard {heard!r} (WER {error:.2f})"
+
+
+@pytest.mark.parametrize(
+    ("language", "voice"), [("en", "piper:en_US-joe-medium"), ("es", "pico:es-ES")]
+)
+async def test_a_stream_cut_after_its_first_clause_is_understood_and_no_longer(
+    tts_stub, whisper, language, voice
+):
+    text = TEXTS[language]
+    assert first_clause(next(sentences(text))), "the first sentence has a clause to cut"
+    streamed = await speak(
+        tts_stub,
+        text,
+        language,
+        voice=voice,
+        rate=16_000,
+        encoding=audio_pb2.AUDIO_ENCODING_FLOAT32,
+    )
+    heard = whisper(streamed.samples, language)
+    error = wer(text, heard)
+    assert error <= BOUNDS[language], f"{voice}: heard {heard!r} (WER {error:.2f})"
+    whole = await tts_stub.Synthesize(
+        tts_pb2.SynthesizeRequest(
+            text=text,
+            voice=tts_pb2.VoiceSelection(language=language, voice=voice),
+            audio_format=audio_pb2.AudioFormat(sample_rate_hz=16_000),
+        ),
+        timeout=60,
+    )
+    whole_s = whole.duration.ToNanoseconds() / 1e9
+    assert abs(streamed.seconds - whole_s) < 0.4, "the cut adds no long pause"

@@ -103,3 +103,67 @@ def test_a_clip_stops_when_its_caller_is_gone():
     data, samples = job(engine, LONG).clip(stop)
     assert engine.sentences == ["Another sentence."] and engine.closed == 1
     assert samples == RATE // 10
+
+
+def test_the_first_piece_leaves_at_once_and_the_next_are_gathered_to_the_chunk_size():
+    pieces = list(job(Counting(), "One. Two.", chunk=4_000).pieces())
+    assert pieces[0].samples == RATE // 10, "the engine's first chunk, not a full piece"
+    assert [p.samples for p in pieces] == [1_600, 4_000, 2_400, 4_000, 4_000]
+    assert [p.sentence_index for p in pieces] == [0, 0, 0, 1, 1], "no piece spans sentences"
+    offsets = np.cumsum([0] + [p.samples for p in pieces[:-1]])
+    assert [p.offset for p in pieces] == offsets.tolist()
+
+
+class Voiced(Counting):
+    """0.3 s of tone, then 0.6 s of silence (the pause an engine leaves at the end of a text)."""
+
+    def synthesize(self, text, voice, options):
+        self.sentences.append(text)
+        try:
+            for k in range(9):
+                yield np.full(RATE // 10, 0.25 if k < 3 else 0.0, np.float32)
+            self.finished += 1
+        except GeneratorExit:
+            self.closed += 1
+            raise
+
+
+def _first_clause_job(engine: Engine, text: str) -> Job:
+    fmt = audio.AudioFormat(audio.LINEAR16, RATE, 1)
+    return Job(engine, VOICE, text, SynthesisOptions(), fmt, first_clause=True)
+
+
+def test_a_stream_speaks_its_first_clause_alone_with_a_comma_pause():
+    from services.tts.synthesis import CLAUSE_PAUSE_S
+
+    engine = Voiced()
+    text = "Good morning everybody, I hope you are all well today. See you soon."
+    pieces = list(_first_clause_job(engine, text).pieces())
+    assert engine.sentences == [
+        "Good morning everybody,",
+        "I hope you are all well today.",
+        "See you soon.",
+    ]
+    assert {p.sentence_index for p in pieces} == {0, 1}, "the clause is part of sentence 0"
+    first_sentence = sum(p.samples for p in pieces if p.sentence_index == 0)
+    # The clause: its 0.3 s of sound and a comma's pause, not the 0.6 s of a text's end.
+    assert first_sentence == round((0.3 + CLAUSE_PAUSE_S) * RATE) + round(0.9 * RATE)
+    assert sum(p.samples for p in pieces) == first_sentence + round(0.9 * RATE)
+
+
+def test_only_streams_cut_a_first_clause():
+    engine = Voiced()
+    text = "Good morning everybody, I hope you are all well today."
+    data, samples = _first_clause_job(engine, text).clip()
+    assert engine.sentences == [text] and samples == round(0.9 * RATE)
+    short = Voiced()
+    list(_first_clause_job(short, "Yes, of course.").pieces())
+    assert short.sentences == ["Yes, of course."], "nothing to gain from cutting a short one"
+
+
+def test_stopping_during_the_first_clause_stops_the_engine():
+    engine = Voiced()
+    pieces = _first_clause_job(engine, "Good morning everybody, I hope you are all well.").pieces()
+    next(pieces)
+    pieces.close()
+    assert engine.sentences == ["Good morning everybody,"] and engine.closed == 1

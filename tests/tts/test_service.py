@@ -308,7 +308,9 @@ async def test_concurrent_streams_each_get_their_own_audio(tts_stub):
     together = await asyncio.gather(*(speak(tts_stub, text, lang) for lang, text in texts))
     for one, other in zip(alone, together, strict=True):
         assert one.voice.name == other.voice.name
-        assert other.samples.shape == one.samples.shape
+        # Pico's unvoiced sounds are noise: where a first clause's sound ends (and its trailing
+        # silence is cut) moves by a few milliseconds from one synthesis to the next.
+        assert abs(other.samples.shape[0] - one.samples.shape[0]) <= 0.02 * one.rate
         assert rms(other.samples) > 0.02
 
 

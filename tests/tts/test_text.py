@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from services.tts.text import has_words, sentences, speakable
+from services.tts.text import first_clause, has_words, sentences, speakable
 
 
 def test_emoji_and_symbols_without_a_spoken_form_are_removed():
@@ -59,3 +59,26 @@ def test_sentences_are_produced_lazily():
     text = "One. " * 5_000
     first_three = list(itertools.islice(sentences(text), 3))
     assert first_three == ["One.", "One.", "One."]
+
+
+def test_a_first_clause_is_cut_at_punctuation_only_when_both_parts_are_worth_it():
+    assert first_clause("Por favor, envíame el informe antes del viernes.") == (
+        "Por favor,",
+        "envíame el informe antes del viernes.",
+    )
+    assert first_clause("Il a dit : non, merci beaucoup pour tout cela.") == (
+        "Il a dit :",
+        "non, merci beaucoup pour tout cela.",
+    )
+    # A first clause too short to matter joins the next one.
+    assert first_clause("Ja, ich komme, aber erst morgen nach dem Essen.") == (
+        "Ja, ich komme,",
+        "aber erst morgen nach dem Essen.",
+    )
+    assert first_clause("It costs 1,000 euros, more or less, said the man.") == (
+        "It costs 1,000 euros,",
+        "more or less, said the man.",
+    )
+    assert first_clause("Yes, of course.") is None, "a short rest: nothing to gain"
+    assert first_clause("Please send me the report before Friday.") is None, "no clause"
+    assert first_clause("Sí, claro, por supuesto.") is None

@@ -103,6 +103,10 @@ class Engine(ABC):
     """
 
     name: str = ""
+    first_clause: bool = True
+    """Whether a stream's first clause is worth speaking on its own (see
+    :mod:`services.tts.synthesis`): true for local engines, which analyse a whole sentence before
+    its first sound; an API that streams as it goes would only pay one more request."""
 
     @abstractmethod
     def voices(self) -> list[Voice]:

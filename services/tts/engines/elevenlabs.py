@@ -45,6 +45,7 @@ class ElevenLabsEngine(Engine):
     """Voices of an ElevenLabs account, spoken by the API."""
 
     name = "elevenlabs"
+    first_clause = False  # the API streams as it speaks: a cut would only add a request
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ import numpy as np
 
 from parley.errors import EngineUnavailable
 from parley.logs import get_logger
+from parley.metrics import model_load
 from services.tts.engines.base import (
     Engine,
     Gender,
@@ -129,7 +130,8 @@ class PiperEngine(Engine):
             try:
                 from piper import PiperVoice
 
-                loaded = PiperVoice.load(model.onnx, config_path=model.config)
+                with model_load("tts", voice_id):
+                    loaded = PiperVoice.load(model.onnx, config_path=model.config)
             except Exception as exc:  # ONNX Runtime raises its own exception types
                 raise EngineUnavailable(f"Piper could not load {model.onnx}: {exc}") from exc
             self._loaded[voice_id] = loaded
