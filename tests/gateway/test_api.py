@@ -139,16 +139,15 @@ async def test_cors_and_websocket_origins(gateway):
             assert '"joined"' in await ws.recv()
 
 
+def spawn_gateway(spawn, rooms_address: str, *flags: str, env=None):
+    """Another ``parley gateway`` on a free port, in front of ``rooms_address``."""
+    gateway = [sys.executable, "-m", "parley.cli", "gateway", "--port=0"]
+    return spawn(*gateway, f"--rooms-address={rooms_address}", *flags, env=env)
+
+
 async def test_a_missing_room_service_is_reported(spawn):
     # Nothing listens on port 1: every call to the RoomService fails as UNAVAILABLE.
-    alone = spawn(
-        sys.executable,
-        "-m",
-        "parley.cli",
-        "gateway",
-        "--port=0",
-        "--rooms-address=127.0.0.1:1",
-    )
+    alone = spawn_gateway(spawn, "127.0.0.1:1")
     async with httpx.AsyncClient(base_url=base(alone)) as http:
         assert (await http.get("/")).json()["room_service_status"] == "UNAVAILABLE"
         created = await http.get("/create-room")
@@ -159,14 +158,7 @@ async def test_a_missing_room_service_is_reported(spawn):
 
 
 async def test_a_gateway_without_the_key_says_so(spawn, rooms_server):
-    keyless = spawn(
-        sys.executable,
-        "-m",
-        "parley.cli",
-        "gateway",
-        "--port=0",
-        f"--rooms-address={rooms_server.address}",
-    )
+    keyless = spawn_gateway(spawn, rooms_server.address)
     async with httpx.AsyncClient(base_url=base(keyless)) as http:
         created = await http.get("/create-room")
     # The browser is not at fault: the gateway's own credentials are (502).
@@ -175,13 +167,9 @@ async def test_a_gateway_without_the_key_says_so(spawn, rooms_server):
 
 
 async def test_https_and_wss_with_a_certificate(spawn, rooms_server, certificates):
-    secure = spawn(
-        sys.executable,
-        "-m",
-        "parley.cli",
-        "gateway",
-        "--port=0",
-        f"--rooms-address={rooms_server.address}",
+    secure = spawn_gateway(
+        spawn,
+        rooms_server.address,
         f"--tls-cert-file={certificates / 'server.pem'}",
         f"--tls-key-file={certificates / 'server.key'}",
         env={"PARLEY_API_KEY": KEY},
