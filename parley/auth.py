@@ -15,13 +15,13 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
-import inspect
 from collections.abc import Iterable
 from pathlib import Path
 
 import grpc
 
 from parley.errors import InvalidInput
+from parley.rpc import around_calls, handler_kind
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 """Methods any caller may use without a key."""
@@ -111,57 +111,27 @@ class CallerGate(grpc.aio.ServerInterceptor):
 
     def _counted(self, handler, key: str | None):
         """The handler, counting the call against its caller while it runs."""
-        kind = _kind(handler)
-        behavior = getattr(handler, kind)
-        gate = self
-
-        def caller(context) -> str:
-            if key is not None:
-                return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
-            return "peer:" + _peer_host(context.peer())
 
         async def admit(context) -> str:
-            who = caller(context)
-            if gate.open_streams[who] >= gate._max_streams:
+            if key is not None:
+                who = "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+            else:
+                who = "peer:" + _peer_host(context.peer())
+            if self.open_streams[who] >= self._max_streams:
                 await context.abort(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"limit max_streams_per_key reached: this caller already holds "
-                    f"{gate._max_streams} open streams (PARLEY_MAX_STREAMS_PER_KEY)",
+                    f"{self._max_streams} open streams (PARLEY_MAX_STREAMS_PER_KEY)",
                 )
-            gate.open_streams[who] += 1
+            self.open_streams[who] += 1
             return who
 
-        def release(who: str) -> None:
-            gate.open_streams[who] -= 1
-            if gate.open_streams[who] <= 0:
-                del gate.open_streams[who]
+        def release(_context, who: str, _failed: bool) -> None:
+            self.open_streams[who] -= 1
+            if self.open_streams[who] <= 0:
+                del self.open_streams[who]
 
-        if inspect.isasyncgenfunction(behavior):
-
-            async def streamed(request, context):
-                who = await admit(context)
-                try:
-                    async for response in behavior(request, context):
-                        yield response
-                finally:
-                    release(who)
-
-            return handler._replace(**{kind: streamed})
-
-        async def awaited(request, context):
-            who = await admit(context)
-            try:
-                return await behavior(request, context)
-            finally:
-                release(who)
-
-        return handler._replace(**{kind: awaited})
-
-
-def _kind(handler) -> str:
-    if handler.request_streaming:
-        return "stream_stream" if handler.response_streaming else "stream_unary"
-    return "unary_stream" if handler.response_streaming else "unary_unary"
+        return around_calls(handler, admit, release)
 
 
 def _refuse(handler, code: grpc.StatusCode, message: str):
@@ -170,4 +140,4 @@ def _refuse(handler, code: grpc.StatusCode, message: str):
     async def refuse(request, context):
         await context.abort(code, message)
 
-    return handler._replace(**{_kind(handler): refuse})
+    return handler._replace(**{handler_kind(handler): refuse})

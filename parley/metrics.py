@@ -9,13 +9,13 @@ conventions (``_total`` counters, ``_seconds`` units).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import time
 
 import grpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from parley.logs import get_logger
+from parley.rpc import around_calls
 
 log = get_logger(__name__)
 
@@ -65,13 +65,12 @@ class RpcMetrics(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-        if handler.request_streaming:
-            kind = "stream_stream" if handler.response_streaming else "stream_unary"
-        else:
-            kind = "unary_stream" if handler.response_streaming else "unary_unary"
-        behavior = getattr(handler, kind)
 
-        def done(context, started: float, failed: bool) -> None:
+        async def begin(_context) -> float:
+            RPC_OPEN.labels(method).inc()
+            return time.perf_counter()
+
+        def end(context, started: float, failed: bool) -> None:
             code = context.code()
             if code is None:
                 code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
@@ -80,31 +79,7 @@ class RpcMetrics(grpc.aio.ServerInterceptor):
             RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
             RPC_OPEN.labels(method).dec()
 
-        if inspect.isasyncgenfunction(behavior):
-
-            async def streamed(request, context):
-                started, failed = time.perf_counter(), True
-                RPC_OPEN.labels(method).inc()
-                try:
-                    async for response in behavior(request, context):
-                        yield response
-                    failed = False
-                finally:
-                    done(context, started, failed)
-
-            return handler._replace(**{kind: streamed})
-
-        async def awaited(request, context):
-            started, failed = time.perf_counter(), True
-            RPC_OPEN.labels(method).inc()
-            try:
-                result = await behavior(request, context)
-                failed = False
-                return result
-            finally:
-                done(context, started, failed)
-
-        return handler._replace(**{kind: awaited})
+        return around_calls(handler, begin, end)
 
 
 def serve_http(address: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import NoReturn
@@ -202,6 +203,45 @@ def register_servicer(server, servicer, service_descriptor, serializers=None) ->
     name = service_descriptor.full_name
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
     server.add_registered_method_handlers(name, handlers)
+
+
+def handler_kind(handler: grpc.RpcMethodHandler) -> str:
+    """The field of ``handler`` that holds its behavior: ``unary_unary``, ..., ``stream_stream``."""
+    if handler.request_streaming:
+        return "stream_stream" if handler.response_streaming else "stream_unary"
+    return "unary_stream" if handler.response_streaming else "unary_unary"
+
+
+def around_calls(handler: grpc.RpcMethodHandler, begin, end) -> grpc.RpcMethodHandler:
+    """``handler`` with ``token = await begin(context)`` before each call and
+    ``end(context, token, failed)`` once it is over, for interceptors. The behavior may be a
+    coroutine or an async generator (the servicers' streams); ``begin`` may abort the call,
+    and then ``end`` is not called."""
+    kind = handler_kind(handler)
+    behavior = getattr(handler, kind)
+    if inspect.isasyncgenfunction(behavior):
+
+        async def streamed(request, context):
+            token, failed = await begin(context), True
+            try:
+                async for response in behavior(request, context):
+                    yield response
+                failed = False
+            finally:
+                end(context, token, failed)
+
+        return handler._replace(**{kind: streamed})
+
+    async def awaited(request, context):
+        token, failed = await begin(context), True
+        try:
+            result = await behavior(request, context)
+            failed = False
+            return result
+        finally:
+            end(context, token, failed)
+
+    return handler._replace(**{kind: awaited})
 
 
 def duration(amount: float, per_second: int = 1) -> Duration:

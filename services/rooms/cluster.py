@@ -374,19 +374,23 @@ class RedisDirectory:
         self._adopt(room)
         return room
 
+    async def _admit_script(self, room: Room, member: Member):
+        """Runs the atomic admission of ``member`` into ``room`` (limits across replicas)."""
+        return await self._scripts["admit"](
+            keys=[
+                _room_key(room.room_id),
+                _members_key(room.room_id),
+                _replica_rooms_key(self.replica_id),
+                EMPTY,
+            ],
+            args=[member.participant_id, self._record(member), room.room_id],
+        )
+
     async def admit(self, room: Room, member: Member) -> None:
         self._joining[room.room_id] += 1
         try:
             await self._subscribe(room.room_id)
-            result = await self._scripts["admit"](
-                keys=[
-                    _room_key(room.room_id),
-                    _members_key(room.room_id),
-                    _replica_rooms_key(self.replica_id),
-                    EMPTY,
-                ],
-                args=[member.participant_id, self._record(member), room.room_id],
-            )
+            result = await self._admit_script(room, member)
         except RedisError as exc:
             raise self._unavailable(exc) from exc
         finally:
@@ -691,15 +695,7 @@ class RedisDirectory:
         await self._redis.sadd(REPLICAS, self.replica_id)
         for room in self.registry.list():
             for member in list(room.members.values()):
-                result = await self._scripts["admit"](
-                    keys=[
-                        _room_key(room.room_id),
-                        _members_key(room.room_id),
-                        _replica_rooms_key(self.replica_id),
-                        EMPTY,
-                    ],
-                    args=[member.participant_id, self._record(member), room.room_id],
-                )
+                result = await self._admit_script(room, member)
                 if result[0] == -1:
                     self._close_local(room, "the room was closed")
                     break

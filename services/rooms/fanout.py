@@ -51,8 +51,10 @@ class Utterance:
         )
 
 
-def notice(code: int, message: str, utterance_id: str = "", language: str = ""):
-    severity = (
+def notice(code: int, message: str, utterance_id: str = "", language: str = "", severity: int = 0):
+    """A notice event; unless given, the severity is an error for failed recognition and a
+    warning otherwise."""
+    severity = severity or (
         rooms_pb2.NOTICE_SEVERITY_ERROR
         if code in (rooms_pb2.NOTICE_CODE_RECOGNITION_FAILED,)
         else rooms_pb2.NOTICE_SEVERITY_WARNING

@@ -35,7 +35,7 @@ from services.rooms import SERVICE_NAME
 from services.rooms.backends import Backends, GrpcBackends
 from services.rooms.config import RoomsConfig
 from services.rooms.directory import make_directory
-from services.rooms.fanout import FanOut
+from services.rooms.fanout import FanOut, notice
 from services.rooms.outbox import Outbox, SerializedChunk
 from services.rooms.speaker import SpeakerStream
 from services.rooms.state import Member, Room, check_language
@@ -262,30 +262,17 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         if pacer.throttled_s == delay:  # the first time: say so
             log.info("audio faster than real time: throttled", participant=member.participant_id)
             member.outbox.put(
-                rooms_pb2.JoinResponse(
-                    notice=rooms_pb2.Notice(
-                        code=rooms_pb2.NOTICE_CODE_RATE_LIMITED,
-                        severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
-                        message=(
-                            "limit join_audio_burst_s: audio is arriving faster than real time; "
-                            f"beyond {self._config.join_audio_burst_s:g} s ahead it is read at "
-                            "real-time pace (PARLEY_ROOMS_JOIN_AUDIO_BURST_S)"
-                        ),
-                    )
+                notice(
+                    rooms_pb2.NOTICE_CODE_RATE_LIMITED,
+                    "limit join_audio_burst_s: audio is arriving faster than real time; "
+                    f"beyond {self._config.join_audio_burst_s:g} s ahead it is read at "
+                    "real-time pace (PARLEY_ROOMS_JOIN_AUDIO_BURST_S)",
                 )
             )
         await asyncio.sleep(delay)
 
     def _tell(self, member: Member, message: str) -> None:
-        member.outbox.put(
-            rooms_pb2.JoinResponse(
-                notice=rooms_pb2.Notice(
-                    code=rooms_pb2.NOTICE_CODE_INVALID_INPUT,
-                    severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
-                    message=message,
-                )
-            )
-        )
+        member.outbox.put(notice(rooms_pb2.NOTICE_CODE_INVALID_INPUT, message))
 
     def _update(self, room: Room, member: Member, update: rooms_pb2.UpdateSettings) -> None:
         try:
@@ -360,13 +347,10 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         rooms = self._registry.list()
         for room in rooms:
             room.broadcast(
-                rooms_pb2.JoinResponse(
-                    notice=rooms_pb2.Notice(
-                        code=rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
-                        severity=rooms_pb2.NOTICE_SEVERITY_WARNING,
-                        message="the server is shutting down: utterances in progress are "
-                        "finished, then the room closes",
-                    )
+                notice(
+                    rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
+                    "the server is shutting down: utterances in progress are finished, then "
+                    "the room closes",
                 )
             )
         speakers, self._speakers = dict(self._speakers), {}
@@ -380,13 +364,11 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                 log.warning("speech in progress dropped at shutdown", speakers=len(late))
                 for room in rooms:
                     room.broadcast(
-                        rooms_pb2.JoinResponse(
-                            notice=rooms_pb2.Notice(
-                                code=rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
-                                severity=rooms_pb2.NOTICE_SEVERITY_ERROR,
-                                message=f"{len(late)} speaker(s) were cut off: what they were "
-                                "saying could not be delivered before the shutdown",
-                            )
+                        notice(
+                            rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
+                            f"{len(late)} speaker(s) were cut off: what they were saying could "
+                            "not be delivered before the shutdown",
+                            severity=rooms_pb2.NOTICE_SEVERITY_ERROR,
                         )
                     )
         for room in rooms:
