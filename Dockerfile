@@ -39,10 +39,11 @@ RUN bash /tmp/install-system.sh --runtime \
 # PARLEY_EXTRAS adds optional groups of pyproject.toml, comma-separated (neural: MarianMT with
 # the CPU build of torch, pinned there). No dev tools.
 ARG PARLEY_EXTRAS=""
-COPY pyproject.toml deploy/docker/requirements.py /tmp/build/
+COPY pyproject.toml deploy/docker/requirements.py scripts/requirements-no-deps.txt /tmp/build/
 RUN python /tmp/build/requirements.py /tmp/build/pyproject.toml "$PARLEY_EXTRAS" \
         > /tmp/build/requirements.txt \
     && pip install -r /tmp/build/requirements.txt \
+    && pip install --no-deps -r /tmp/build/requirements-no-deps.txt \
     && rm -rf /tmp/build
 
 # The project itself (no dependencies left to fetch).

@@ -13,11 +13,12 @@ install: $(VENV)/.installed clients/node/node_modules/.package-lock.json
 clients/node/node_modules/.package-lock.json: clients/node/package-lock.json
 	npm ci --prefix clients/node --no-audit --no-fund
 
-$(VENV)/.installed: pyproject.toml scripts/install-system.sh
+$(VENV)/.installed: pyproject.toml scripts/install-system.sh scripts/requirements-no-deps.txt
 	bash scripts/install-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,neural,coqui,tracing]'
+	$(BIN)/python -m pip install --quiet --no-deps -r scripts/requirements-no-deps.txt
 	# PyPI's torchaudio is a CUDA build whose extensions cannot load beside CPU torch; without
 	# them it runs in pure-Python mode, all that Coqui's inference needs.
 	rm -f $$($(BIN)/python -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("torchaudio").origin).parent)')/lib/*.so

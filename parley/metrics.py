@@ -47,6 +47,13 @@ DROPPED_AUDIO = Counter(
 MODEL_LOAD_SECONDS = Gauge(
     "parley_model_load_seconds", "Time the last load of a model took", ["service", "model"]
 )
+WINDOW_FALLBACKS = Counter(
+    "parley_stt_window_fallbacks_total",
+    "Whisper calls decoded again with the full 30 s window because the fitted window's output "
+    "looked wrong, by model and reason (token_limit, repetition, too_many_words, compression, "
+    "low_confidence)",
+    ["model", "reason"],
+)
 
 
 @contextlib.contextmanager

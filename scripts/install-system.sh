@@ -33,8 +33,11 @@ PACKAGES=(
 
 # Only for the tests and development, never needed by a server (left out with --runtime).
 TEST_PACKAGES=(
-  # pico2wave speaks the tests' audio (tests/speech.py).
+  # pico2wave, espeak-ng and MBROLA voices speak the tests' and benchmarks' audio (tests/voices.py).
   libttspico-utils
+  espeak-ng
+  mbrola mbrola-us1 mbrola-us2 mbrola-en1 mbrola-fr1 mbrola-fr4 mbrola-de2 mbrola-de5
+  mbrola-it3 mbrola-it4
   # Headless browser for the end-to-end test of the gateway's page (tests/gateway/test_page.py).
   chromium
   # A font for the page in headless Chromium (--no-install-recommends drops chromium's own).
@@ -69,12 +72,16 @@ if [ -n "$SUDO" ] && ! command -v sudo >/dev/null; then
   exit 1
 fi
 
-# Pico lives in Debian's non-free component. Enable it in a file of our own, reusing the mirror
-# and suites of the system's main Debian source, without touching the system's own files.
+# Pico lives in Debian's non-free component, MBROLA (a test tool) in contrib. Enable both in a
+# file of our own, reusing the mirror and suites of the system's main Debian source, without
+# touching the system's own files.
 enable_non_free() {
   local target=/etc/apt/sources.list.d/parley-non-free.sources
-  [ -f "$target" ] && return 0
-  if grep -rqsE '^[^#]*[[:space:]]non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  if [ -f "$target" ] && grep -q contrib "$target"; then
+    return 0
+  fi
+  if grep -rqsE '^[^#]*[[:space:]]non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/ \
+    && grep -rqsE '^[^#]*[[:space:]]contrib([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     return 0
   fi
   local stanza=""
@@ -82,19 +89,19 @@ enable_non_free() {
     # The first deb822 stanza whose suites are not the security ones.
     stanza=$(awk 'BEGIN{RS=""; FS="\n"} $0 !~ /security/ && $0 ~ /Suites:/ {print; exit}' \
       /etc/apt/sources.list.d/debian.sources | grep -E '^(Types|URIs|Suites|Signed-By):')
-    stanza="$stanza"$'\nComponents: non-free'
+    stanza="$stanza"$'\nComponents: contrib non-free'
   elif [ -f /etc/apt/sources.list ]; then
     local line
     line=$(grep -E '^deb[[:space:]]' /etc/apt/sources.list | grep -v security | head -n 1)
     read -r _ uri suite _ <<<"$line"
-    stanza=$'Types: deb\nURIs: '"$uri"$'\nSuites: '"$suite"$'\nComponents: non-free'
+    stanza=$'Types: deb\nURIs: '"$uri"$'\nSuites: '"$suite"$'\nComponents: contrib non-free'
   fi
   if [ -z "$stanza" ]; then
     echo "install-system: cannot find the system's Debian source to enable non-free" >&2
     return 1
   fi
   printf '%s\n' "$stanza" | $SUDO tee "$target" >/dev/null
-  echo "install-system: enabled Debian non-free in $target"
+  echo "install-system: enabled Debian contrib and non-free in $target"
 }
 
 enable_non_free

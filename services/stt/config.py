@@ -65,6 +65,29 @@ class SttConfig:
             "PARLEY_STT_BEAM_SIZE", "beam width for final results (1 is greedy and fastest)"
         ),
     )
+    window: str = field(
+        default="fit",
+        metadata=option(
+            "PARLEY_STT_WINDOW",
+            "how much of Whisper's 30 s window each call encodes: fit (the audio plus a margin; "
+            "output that looks wrong is decoded again with the full window) or full (always "
+            "30 s, as Whisper itself does)",
+            choices=("fit", "full"),
+        ),
+    )
+    window_margin_ms: int = field(
+        default=1000,
+        metadata=option(
+            "PARLEY_STT_WINDOW_MARGIN_MS", "silence after the audio in a fitted window, in ms"
+        ),
+    )
+    window_min_ms: int = field(
+        default=10_000,
+        metadata=option(
+            "PARLEY_STT_WINDOW_MIN_MS",
+            "the shortest fitted window, in ms (shorter ones make Whisper loop more often)",
+        ),
+    )
     cache_dir: str = field(
         default="",
         metadata=option(
@@ -84,6 +107,44 @@ class SttConfig:
             "PARLEY_STT_EARLY_MS",
             "silence after which recognition starts before the end is confirmed (its result is "
             "dropped if speech resumes); 0 waits for the full silence",
+        ),
+    )
+    turn: str = field(
+        default="off",
+        metadata=option(
+            "PARLEY_STT_TURN",
+            "what ends an utterance: silence alone (off: --min-silence-ms of it) or the "
+            "Smart Turn end-of-turn model (smart-turn: a finished sentence ends after "
+            "--turn-check-ms of silence, an unfinished one after --turn-max-silence-ms)",
+            choices=("off", "smart-turn"),
+        ),
+    )
+    turn_threshold: float = field(
+        default=0.5,
+        metadata=option(
+            "PARLEY_STT_TURN_THRESHOLD",
+            "Smart Turn probability from which a pause ends the turn",
+        ),
+    )
+    turn_check_ms: int = field(
+        default=200,
+        metadata=option(
+            "PARLEY_STT_TURN_CHECK_MS",
+            "silence after which Smart Turn judges whether the turn is complete, in ms",
+        ),
+    )
+    turn_max_silence_ms: int = field(
+        default=1000,
+        metadata=option(
+            "PARLEY_STT_TURN_MAX_SILENCE_MS",
+            "silence that ends a turn Smart Turn judged unfinished, in ms",
+        ),
+    )
+    turn_model: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_STT_TURN_MODEL",
+            "a Smart Turn v3 ONNX file; empty for v3.2 as packaged in the pipecat-ai wheel",
         ),
     )
     max_utterance_ms: int = field(

@@ -8,6 +8,7 @@ uses bounded memory: a finished utterance's audio leaves with its event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,11 @@ class EndpointingOptions:
         pad_ms: audio kept before the first and after the last speech frame.
         early_ms: silence after which the end is announced as likely (UtteranceMayEnd), so that
             recognition can start before the end is confirmed; 0 disables it.
+        turn_check_ms: with an end-of-turn model, the silence after which it judges whether
+            the turn is complete; 0 (or no model) ends utterances on silence alone.
+        turn_max_silence_ms: with the model, the silence that ends a turn it judged unfinished
+            (``min_silence_ms`` is then not used).
+        turn_threshold: the model's probability from which the turn is complete.
     """
 
     min_silence_ms: int = 500
@@ -35,6 +41,16 @@ class EndpointingOptions:
     min_speech_ms: int = 250
     pad_ms: int = 200
     early_ms: int = 200
+    turn_check_ms: int = 0
+    turn_max_silence_ms: int = 1000
+    turn_threshold: float = 0.5
+
+
+class TurnJudge(Protocol):
+    """An end-of-turn model (services.stt.turn.TurnModel)."""
+
+    def probability(self, audio: np.ndarray) -> float:
+        """How likely the turn ending with ``audio`` is complete."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +100,18 @@ def _ms(ms: int) -> int:
 
 
 class Endpointer:
-    """Voice activity endpointing for one stream."""
+    """Voice activity endpointing for one stream.
 
-    def __init__(self, options: EndpointingOptions) -> None:
+    Args:
+        options: how to split.
+        turn: an end-of-turn model, used when ``options.turn_check_ms`` is set.
+    """
+
+    def __init__(self, options: EndpointingOptions, turn: TurnJudge | None = None) -> None:
         self.options = options
+        self._turn = turn if options.turn_check_ms > 0 else None
+        # Silence that ends an utterance; with a model, until it has judged the pause.
+        self._limit = _ms(options.turn_max_silence_ms if self._turn else options.min_silence_ms)
         self._vad = StreamingVad()
         self._neg_threshold = max(options.threshold - 0.15, 0.01)
         self._pad = _ms(options.pad_ms)
@@ -176,13 +200,9 @@ class Endpointer:
         if not self._started and self._speech_frames * FRAME >= _ms(self.options.min_speech_ms):
             events.append(self._start_event())
         early = _ms(self.options.early_ms)
-        if (
-            self._started
-            and 0 < early < _ms(self.options.min_silence_ms)
-            and self._silence - FRAME < early <= self._silence
-        ):
+        if self._started and 0 < early < self._limit and self._crossed(early):
             events.append(self._may_end(min(self._last_speech_end + self._pad, self._position)))
-        if self._silence >= _ms(self.options.min_silence_ms):
+        if self._silence >= self._limit or (self._started and self._turn_complete()):
             if self._started:
                 events.append(self._end(min(self._last_speech_end + self._pad, self._position)))
             else:
@@ -190,6 +210,16 @@ class Endpointer:
         elif self._position - self._speech_start >= _ms(self.options.max_utterance_ms):
             events.extend(self._cut())
         return events
+
+    def _crossed(self, silence: int) -> bool:
+        """True on the frame where the silence reaches ``silence`` samples."""
+        return self._silence - FRAME < silence <= self._silence
+
+    def _turn_complete(self) -> bool:
+        """Asks the end-of-turn model, once per pause, whether the turn is complete."""
+        if self._turn is None or not self._crossed(_ms(self.options.turn_check_ms)):
+            return False
+        return self._turn.probability(self.current_audio()) >= self.options.turn_threshold
 
     def _idle_frame(self, start: int, prob: float) -> list[Event]:
         # Keep only the pre-roll while idle.

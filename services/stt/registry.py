@@ -14,6 +14,7 @@ from services.stt.engine import ModelDescription, RecognitionOptions, Recognizer
 from services.stt.models import BUILTIN, default_cache_dir, parse_model_list
 from services.stt.scheduler import InferenceQueue, Timed
 from services.stt.whisper import WhisperRecognizer
+from services.stt.window import WindowPolicy
 
 log = get_logger(__name__)
 
@@ -28,11 +29,12 @@ class ModelRegistry:
     def __init__(self, config: SttConfig, environ: dict[str, str] | None = None) -> None:
         environ = dict(os.environ) if environ is None else environ
         cache = default_cache_dir(config.cache_dir)
+        window = WindowPolicy(config.window, config.window_margin_ms, config.window_min_ms)
         self._engines: dict[str, Recognizer] = {}
         for source in (*BUILTIN, *parse_model_list(config.models)):
             self._engines[source.name] = WhisperRecognizer(
                 source, cache, config.device, config.compute_type, config.cpu_threads,
-                config.beam_size, config.workers,
+                config.beam_size, config.workers, window,
             )  # fmt: skip
         if environ.get("OPENAI_API_KEY"):
             from services.stt.openai_api import OpenAIRecognizer

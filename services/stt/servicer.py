@@ -31,6 +31,7 @@ from services.stt.endpointer import Endpointer, EndpointingOptions, UtteranceEnd
 from services.stt.engine import SAMPLE_RATE, TRANSCRIBE, TRANSLATE, RecognitionOptions
 from services.stt.registry import ModelRegistry
 from services.stt.stream import FINALIZE, Activity, Hypothesis, RecognitionStream, StreamSettings
+from services.stt.turn import TurnModel
 
 log = get_logger(__name__)
 
@@ -42,9 +43,12 @@ def _duration(samples: float) -> Duration:
 class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
     """Maps the API onto the model registry and recognition streams."""
 
-    def __init__(self, config: SttConfig, registry: ModelRegistry) -> None:
+    def __init__(
+        self, config: SttConfig, registry: ModelRegistry, turn: TurnModel | None = None
+    ) -> None:
         self._config = config
         self._registry = registry
+        self._turn = turn
 
     def settings(self, config: stt_pb2.RecognitionConfig) -> StreamSettings:
         """Validates a RecognitionConfig into stream settings.
@@ -72,12 +76,17 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             0 <= ep.speech_threshold < 1
         ):
             raise InvalidInput("endpointing values must be positive; speech_threshold in (0, 1)")
+        # A stream that sets its own silence asked for silence alone to end its utterances.
+        by_turn = self._turn is not None and not ep.min_silence_ms
         endpointing = EndpointingOptions(
             min_silence_ms=ep.min_silence_ms or self._config.min_silence_ms,
             max_utterance_ms=ep.max_utterance_ms or self._config.max_utterance_ms,
             threshold=ep.speech_threshold or 0.5,
             min_speech_ms=ep.min_speech_ms or 250,
             early_ms=self._config.early_ms,
+            turn_check_ms=self._config.turn_check_ms if by_turn else 0,
+            turn_max_silence_ms=self._config.turn_max_silence_ms,
+            turn_threshold=self._config.turn_threshold,
         )
         if endpointing.max_utterance_ms < 1000:
             raise InvalidInput("endpointing.max_utterance_ms must be at least 1000")
@@ -131,7 +140,7 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             if not first.HasField("config"):
                 raise OutOfOrder("the first message must be a RecognitionConfig")
             settings = self.settings(first.config)
-            stream = RecognitionStream(settings, self._registry)
+            stream = RecognitionStream(settings, self._registry, self._turn)
             fmt = settings.audio_format
             pacer = AudioPacer(self._config.stt_audio_burst_s, fmt.sample_rate * fmt.frame_bytes)
             async for event in stream.run(_inputs(request_iterator, pacer)):
@@ -163,7 +172,7 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             settings = self.settings(request.config)
             samples, rate = audio.decode_clip(request.audio, settings.audio_format)
             samples = await asyncio.to_thread(audio.resample, samples, rate, SAMPLE_RATE)
-            utterances = await asyncio.to_thread(_split, samples, settings.endpointing)
+            utterances = await asyncio.to_thread(_split, samples, settings.endpointing, self._turn)
             timed = await asyncio.gather(
                 *(
                     self._registry.recognize(settings.model, u.audio, settings.options)
@@ -206,9 +215,11 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
         )
 
 
-def _split(samples: np.ndarray, options: EndpointingOptions) -> list[UtteranceEnded]:
+def _split(
+    samples: np.ndarray, options: EndpointingOptions, turn: TurnModel | None
+) -> list[UtteranceEnded]:
     """The utterances of a whole clip."""
-    endpointer = Endpointer(options)
+    endpointer = Endpointer(options, turn)
     events = [*endpointer.feed(samples), *endpointer.flush()]
     return [e for e in events if isinstance(e, UtteranceEnded)]
 
@@ -242,14 +253,15 @@ async def _inputs(
 def service(config: SttConfig) -> Service:
     """The service as a server hosts it, with its models per ``config``."""
     registry = ModelRegistry(config)
-    servicer = SpeechToTextServicer(config, registry)
+    turn = TurnModel(config.turn_model) if config.turn == "smart-turn" else None
+    servicer = SpeechToTextServicer(config, registry, turn)
     background: set[asyncio.Task] = set()
 
     async def start(_server) -> None:
         if config.preload == "start":
-            await registry.load()
+            await _load(registry, turn)
         elif config.preload == "background":
-            task = asyncio.create_task(_preload(registry))
+            task = asyncio.create_task(_preload(registry, turn))
             background.add(task)
             task.add_done_callback(background.discard)
 
@@ -263,9 +275,15 @@ def service(config: SttConfig) -> Service:
     )
 
 
-async def _preload(registry: ModelRegistry) -> None:
+async def _load(registry: ModelRegistry, turn: TurnModel | None) -> None:
+    await registry.load()
+    if turn is not None:
+        await asyncio.to_thread(turn.load)
+
+
+async def _preload(registry: ModelRegistry, turn: TurnModel | None) -> None:
     try:
-        await registry.load()
+        await _load(registry, turn)
     except ParleyError as exc:
         log.error("default model could not be preloaded", error=str(exc))
 

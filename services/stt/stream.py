@@ -21,6 +21,7 @@ from services.stt.endpointer import (
     Endpointer,
     EndpointingOptions,
     SpeechStarted,
+    TurnJudge,
     UtteranceEnded,
     UtteranceMayEnd,
 )
@@ -83,12 +84,14 @@ def stability(previous: list[str], current: list[str]) -> float:
 class RecognitionStream:
     """Runs one StreamingRecognize call."""
 
-    def __init__(self, settings: StreamSettings, registry: ModelRegistry) -> None:
+    def __init__(
+        self, settings: StreamSettings, registry: ModelRegistry, turn: TurnJudge | None = None
+    ) -> None:
         self._settings = settings
         self._registry = registry
         self._decoder = PcmDecoder(settings.audio_format)
         self._resampler = StreamResampler(settings.audio_format.sample_rate, SAMPLE_RATE)
-        self._endpointer = Endpointer(settings.endpointing)
+        self._endpointer = Endpointer(settings.endpointing, turn)
         self._out: asyncio.Queue = asyncio.Queue()
         self._partial_key = object()
         self._partial_at = 0

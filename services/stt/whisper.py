@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from parley.errors import EngineUnavailable, UnsupportedLanguage
 from parley.logs import get_logger
-from parley.metrics import MODEL_LOAD_SECONDS
+from parley.metrics import MODEL_LOAD_SECONDS, WINDOW_FALLBACKS
 from services.stt.engine import (
+    SAMPLE_RATE,
     TRANSLATE,
     ModelDescription,
     RecognitionOptions,
@@ -20,6 +24,14 @@ from services.stt.engine import (
     Word,
 )
 from services.stt.models import ModelSource, resolve_location
+from services.stt.window import (
+    FRAMES_PER_SECOND,
+    FULL_FRAMES,
+    WindowPolicy,
+    suspect,
+    token_budget,
+    without_loops,
+)
 
 log = get_logger(__name__)
 
@@ -31,34 +43,25 @@ def whisper_languages() -> tuple[str, ...]:
     return tuple(sorted(_LANGUAGE_CODES))
 
 
-class _EncodeOnce:
-    """Remembers the last encoder output of a WhisperModel.
-
-    To detect a language, Whisper encodes the first 30-second window, then encodes it again to
-    decode. Detecting on exactly the window ``transcribe`` will encode, with this wrapper in
-    place of ``WhisperModel.encode``, makes the second encoding a lookup: one encoder pass per
-    utterance instead of two (about a third of the recognition time of ``base`` on a CPU).
-    """
-
-    def __init__(self, encode) -> None:
-        self._encode = encode
-        self._lock = threading.Lock()
-        self._last: tuple[np.ndarray, object] | None = None
-
-    def __call__(self, features: np.ndarray):
-        with self._lock:
-            if self._last is not None and np.array_equal(self._last[0], features):
-                return self._last[1]
-        output = self._encode(features)
-        with self._lock:
-            self._last = (np.array(features, copy=True), output)
-        return output
-
-
 def cuda_available() -> bool:
     import ctranslate2
 
     return ctranslate2.get_cuda_device_count() > 0
+
+
+def _unlooped(transcript: Transcript) -> Transcript:
+    """The transcript with any decoding loop cut to its first pass (see without_loops)."""
+    text = without_loops(transcript.text)
+    if text == transcript.text:
+        return transcript
+    return dataclasses.replace(transcript, text=text, words=transcript.words[: len(text.split())])
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    transcript: Transcript
+    tokens: int
+    avg_logprob: float
 
 
 class WhisperRecognizer(Recognizer):
@@ -72,6 +75,7 @@ class WhisperRecognizer(Recognizer):
         cpu_threads: threads per inference (0: every core).
         beam_size: beam width for final results; partials are always greedy.
         workers: calls the model may run at once (CTranslate2 ``inter_threads``).
+        window: how much of Whisper's 30 s window each call encodes.
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class WhisperRecognizer(Recognizer):
         cpu_threads: int = 0,
         beam_size: int = 1,
         workers: int = 1,
+        window: WindowPolicy | None = None,
     ) -> None:
         self._source = source
         self._cache_dir = cache_dir
@@ -91,6 +96,7 @@ class WhisperRecognizer(Recognizer):
         self._cpu_threads = cpu_threads
         self._beam_size = max(1, beam_size)
         self.concurrency = max(1, workers)
+        self._window = window or WindowPolicy()
         self._model = None
         self._lock = threading.Lock()
         self._languages = whisper_languages() if source.multilingual else ("en",)
@@ -106,6 +112,13 @@ class WhisperRecognizer(Recognizer):
             source=self._source.location or "packaged",
             description=self._source.description,
         )
+
+    def with_window(self, window: WindowPolicy) -> WhisperRecognizer:
+        """The same model (loaded once, shared) with another window policy."""
+        self.load()
+        other = copy.copy(self)
+        other._window = window
+        return other
 
     @property
     def loaded(self) -> bool:
@@ -137,7 +150,6 @@ class WhisperRecognizer(Recognizer):
                 raise EngineUnavailable(
                     f"cannot load Whisper model {self._source.name} from {location}: {exc}"
                 ) from exc
-            self._model.encode = _EncodeOnce(self._model.encode)
             load_s = time.perf_counter() - started
             MODEL_LOAD_SECONDS.labels("stt", self._source.name).set(load_s)
             log.info(
@@ -162,18 +174,10 @@ class WhisperRecognizer(Recognizer):
                 "use a multilingual model such as whisper-base"
             )
 
-    def _detect(self, audio: np.ndarray, candidates: tuple[str, ...]) -> tuple[str, float]:
-        """Detects the language on the window transcribe() will encode next (see _EncodeOnce).
-
-        With candidates, the most likely of them wins, its probability renormalised over them.
-        """
-        from faster_whisper.audio import pad_or_trim
-
-        model = self._model
-        features = model.feature_extractor(audio)
-        window = features[:, : min(model.feature_extractor.nb_max_frames, features.shape[-1] - 1)]
-        encoded = model.encode(pad_or_trim(window))
-        ranked = [(token[2:-2], p) for token, p in model.model.detect_language(encoded)[0]]
+    def _detect(self, encoded, candidates: tuple[str, ...]) -> tuple[str, float]:
+        """The language of an encoded window; with candidates, the most likely of them, its
+        probability renormalised over them."""
+        ranked = [(token[2:-2], p) for token, p in self._model.model.detect_language(encoded)[0]]
         if candidates:
             allowed = [(code, p) for code, p in ranked if code in candidates]
             total = sum(p for _, p in allowed) or 1.0
@@ -183,17 +187,76 @@ class WhisperRecognizer(Recognizer):
 
     def transcribe(self, audio: np.ndarray, options: RecognitionOptions) -> Transcript:
         self.load()
+        seconds = audio.shape[0] / SAMPLE_RATE
+        if audio.shape[0] > FULL_FRAMES * SAMPLE_RATE // FRAMES_PER_SECOND:
+            return self._long_form(audio, options)
+        features = self._model.feature_extractor(audio)
+        content = features.shape[-1] - 1  # the extractor pads one hop of silence
+        window = self._window.frames(content)
+        decoded = self._decode(features[:, :content], window, options, seconds)
+        if window < FULL_FRAMES:
+            reason = suspect(
+                decoded.transcript.text, decoded.tokens, seconds, decoded.avg_logprob, self._window
+            )
+            if reason is not None:
+                WINDOW_FALLBACKS.labels(self._source.name, reason).inc()
+                log.debug("fitted window distrusted", reason=reason, text=decoded.transcript.text)
+                decoded = self._decode(features[:, :content], FULL_FRAMES, options, seconds)
+        return _unlooped(decoded.transcript)
+
+    def _decode(
+        self, features: np.ndarray, window: int, options: RecognitionOptions, seconds: float
+    ) -> _Decoded:
+        """Encodes ``window`` frames (the features, padded) and decodes them greedily or with the
+        beam, at most :func:`token_budget` tokens."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self._model
+        encoded = model.encode(pad_or_trim(features, window))
         language, probability = options.language, 1.0
         if not self._source.multilingual:
             language = "en"
-        elif language is None and audio.shape[0] <= 30 * 16_000:
-            language, probability = self._detect(audio, options.candidate_languages)
+        elif language is None:
+            language, probability = self._detect(encoded, options.candidate_languages)
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, self._source.multilingual, task=options.task, language=language
+        )
+        previous = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        budget = token_budget(seconds)
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1 if options.partial else self._beam_size,
+            # CTranslate2 stops Whisper at half the max_length when the prompt is short.
+            max_length=min(model.max_length, max(2 * budget, len(prompt) + budget)),
+            return_scores=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot][: budget + 1]
+        words: tuple[Word, ...] = ()
+        if options.word_timestamps and tokens:
+            aligned = model.find_alignment(tokenizer, [tokens], encoded, features.shape[-1])[0]
+            words = tuple(
+                Word(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
+                for w in aligned
+            )
+        # CTranslate2's score is the log-probability per token (length penalty 1).
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        text = tokenizer.decode(tokens).strip()
+        transcript = Transcript(text, language, float(probability), words)
+        return _Decoded(transcript, len(tokens), avg_logprob)
+
+    def _long_form(self, audio: np.ndarray, options: RecognitionOptions) -> Transcript:
+        """Audio over 30 s, which no utterance is: faster-whisper's own sliding windows."""
         segments, info = self._model.transcribe(
             audio,
-            language=language,
+            language=options.language if self._source.multilingual else "en",
             task=options.task,
             beam_size=1 if options.partial else self._beam_size,
-            # One temperature: the fallback ladder can retry a clip many times (seconds).
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=not options.word_timestamps,
@@ -201,14 +264,11 @@ class WhisperRecognizer(Recognizer):
             initial_prompt=options.prompt or None,
             vad_filter=False,
         )
-        # Consumed here, in the worker thread: the generator does the decoding.
-        segments = list(segments)
+        segments = list(segments)  # consumed here, in the worker thread: it does the decoding
         words = tuple(
             Word(w.word.strip(), w.start, w.end, w.probability)
             for segment in segments
             for w in (segment.words or ())
         )
         text = " ".join(s.text.strip() for s in segments).strip()
-        if language is None:  # over 30 s: Whisper detected it on the first window
-            language, probability = info.language, info.language_probability
-        return Transcript(text, language or info.language, float(probability), words)
+        return Transcript(text, info.language, float(info.language_probability), words)

@@ -1,0 +1,197 @@
+"""Recognition window benchmark: Whisper on the fitted window against the full 30 s window.
+
+Every utterance is decoded both ways in the same run, one after the other (the order
+alternates), by the engine the server uses. Speech: the sentences of ``bench.sentences`` (1 to
+12 s) in en, es, fr, de and it, each spoken by several voices (Pico, espeak-ng variants, MBROLA
+and Piper at several speeds and pitches, see ``tests.voices``), clean and with pink noise at
+12 dB SNR. Reported per language and window: WER, decode time, fall-backs to the full window
+and runaway outputs (more than 1.5x the reference's words).
+
+Targets (issue 14), each a comparison inside this run:
+- WER fitted <= WER full + 0.01 for every language;
+- no runaway output with the fitted window;
+- decode time fitted/full <= 0.35 at the median of utterances of 2-6 s.
+
+Run: ``python -m bench.stt_window`` (``--quick``: one voice per sentence, clean only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.sentences import SENTENCES
+from parley.metrics import WINDOW_FALLBACKS
+from services.stt.config import SttConfig
+from services.stt.engine import RecognitionOptions
+from services.stt.models import BUILTIN, default_cache_dir
+from services.stt.whisper import WhisperRecognizer
+from services.stt.window import FIT, FULL, WindowPolicy
+from tests.speech import wer
+from tests.voices import Voice, say, voices
+
+RATE = 16_000
+SNR_DB = 12.0
+WER_MARGIN = 0.01
+TIME_RATIO = 0.35
+
+
+@dataclass(frozen=True)
+class Utterance:
+    language: str
+    text: str
+    voice: Voice
+    noisy: bool
+    audio: np.ndarray
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.shape[0] / RATE
+
+
+def pink_noise(n: int, seed: int) -> np.ndarray:
+    """Pink (1/f) noise of unit RMS."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    spectrum /= np.sqrt(np.maximum(np.arange(spectrum.shape[0]), 1))
+    noise = np.fft.irfft(spectrum, n)
+    return (noise / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def with_noise(speech: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    power = np.mean(speech**2)
+    noise = pink_noise(speech.shape[0], seed) * np.sqrt(power / 10 ** (snr_db / 10))
+    return np.clip(speech + noise, -1, 1).astype(np.float32)
+
+
+def corpus(quick: bool) -> list[Utterance]:
+    """Each sentence by two voices (rotating through every voice of its language), clean and
+    noisy; ``quick``: one voice, clean."""
+    found = []
+    pad = np.zeros(RATE // 5, np.float32)  # the endpointer's 200 ms of padding
+    for language, texts in SENTENCES.items():
+        spoken_by = voices(language)
+        for i, text in enumerate(texts):
+            for j in range(1 if quick else 2):
+                voice = spoken_by[(2 * i + j) % len(spoken_by)]
+                clean = np.concatenate([pad, say(text, voice), pad])
+                found.append(Utterance(language, text, voice, False, clean))
+                if not quick:
+                    noisy = with_noise(clean, SNR_DB, seed=len(found))
+                    found.append(Utterance(language, text, voice, True, noisy))
+    return found
+
+
+def fallbacks() -> float:
+    return sum(
+        s.value for m in WINDOW_FALLBACKS.collect() for s in m.samples if s.name.endswith("_total")
+    )
+
+
+def measure(engines: dict[str, WhisperRecognizer], utterances: list[Utterance]) -> list[dict]:
+    rows = []
+    for n, u in enumerate(utterances):
+        options = RecognitionOptions(language=u.language)
+        row = {"language": u.language, "voice": u.voice.label, "noisy": u.noisy,
+               "seconds": u.seconds, "reference": u.text}  # fmt: skip
+        order = (FULL, FIT) if n % 2 else (FIT, FULL)
+        for window in order:
+            before = fallbacks()
+            started = time.perf_counter()
+            text = engines[window].transcribe(u.audio, options).text
+            row[window] = {
+                "text": text,
+                "seconds": time.perf_counter() - started,
+                "wer": wer(u.text, text),
+                "fallback": fallbacks() > before,
+                "runaway": len(text.split()) > 1.5 * len(u.text.split()),
+            }
+        rows.append(row)
+        full, fit = row[FULL], row[FIT]
+        print(
+            f"  {n + 1:>3}/{len(utterances)} {u.language} {u.voice.label:<24}"
+            f"{' noisy' if u.noisy else '      '} {u.seconds:5.1f} s"
+            f"  full {full['seconds']:.2f} s WER {full['wer']:.2f}"
+            f"  fit {fit['seconds']:.2f} s WER {fit['wer']:.2f}"
+            f"{'  (fall-back)' if fit['fallback'] else ''}",
+            flush=True,
+        )
+    return rows
+
+
+def summarise(rows: list[dict]) -> tuple[list[tuple], list[tuple[str, float, float, bool]]]:
+    table, verdicts = [], []
+    for language in SENTENCES:
+        mine = [r for r in rows if r["language"] == language]
+        full_wer = statistics.mean(min(r[FULL]["wer"], 1.0) for r in mine)
+        fit_wer = statistics.mean(min(r[FIT]["wer"], 1.0) for r in mine)
+        table.append((
+            language, len(mine), full_wer, fit_wer,
+            statistics.median(r[FULL]["seconds"] for r in mine),
+            statistics.median(r[FIT]["seconds"] for r in mine),
+            sum(r[FIT]["fallback"] for r in mine),
+            sum(r[FULL]["runaway"] for r in mine), sum(r[FIT]["runaway"] for r in mine),
+        ))  # fmt: skip
+        verdicts.append((f"WER {language}, fitted - full", fit_wer - full_wer, WER_MARGIN,
+                         fit_wer <= full_wer + WER_MARGIN))  # fmt: skip
+    runaways = sum(r[FIT]["runaway"] for r in rows)
+    verdicts.append(("runaway outputs, fitted window", runaways, 0, runaways == 0))
+    mid = [r for r in rows if 2.0 <= r["seconds"] <= 6.0]
+    ratio = statistics.median(r[FIT]["seconds"] / r[FULL]["seconds"] for r in mid)
+    verdicts.append(
+        (f"decode time fitted/full, median of {len(mid)} of 2-6 s", ratio, TIME_RATIO,
+         ratio <= TIME_RATIO)
+    )  # fmt: skip
+    return table, verdicts
+
+
+def report(rows: list[dict]) -> bool:
+    table, verdicts = summarise(rows)
+    print(
+        f"\n{'lang':<6}{'n':>5}{'WER full':>10}{'WER fit':>9}{'full s p50':>12}{'fit s p50':>11}"
+        f"{'fall-backs':>12}{'runaways full/fit':>19}"
+    )
+    for lang, n, wf, wt, sf, st, fb, rf, rt in table:
+        print(
+            f"{lang:<6}{n:>5}{wf:>10.3f}{wt:>9.3f}{sf:>12.2f}{st:>11.2f}{fb:>12}{f'{rf}/{rt}':>19}"
+        )
+    for noisy in (False, True):
+        part = [r for r in rows if r["noisy"] == noisy]
+        if part:
+            full, fit = (statistics.mean(min(r[w]["wer"], 1) for r in part) for w in (FULL, FIT))
+            print(f"{'noisy' if noisy else 'clean'}: WER full {full:.3f}, fit {fit:.3f}")
+    print()
+    for name, value, target, ok in verdicts:
+        print(f"{name:<46}{value:>8.3f}  target {target:<6} {'PASS' if ok else 'FAIL'}")
+    return all(ok for *_, ok in verdicts)
+
+
+def engines(model: str) -> dict[str, WhisperRecognizer]:
+    """The same model twice, loaded once: one engine per window."""
+    config = SttConfig()
+    source = next(s for s in BUILTIN if s.name == model)
+    engine = WhisperRecognizer(source, default_cache_dir(config.cache_dir), "cpu", "int8")
+    return {
+        window: engine.with_window(
+            WindowPolicy(window, config.window_margin_ms, config.window_min_ms)
+        )
+        for window in (FULL, FIT)
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one voice per sentence, clean")
+    args = parser.parse_args()
+    utterances = corpus(args.quick)
+    print(f"{len(utterances)} utterances, {len({u.voice for u in utterances})} voices")
+    rows = measure(engines("whisper-base"), utterances)
+    return 0 if report(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
