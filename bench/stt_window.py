@@ -18,10 +18,14 @@ Run: ``python -m bench.stt_window`` (``--quick``: one voice per sentence, clean 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import statistics
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +39,7 @@ from services.stt.window import FIT, FULL, WindowPolicy
 from tests.speech import wer
 from tests.voices import Voice, say, voices
 
+RESULTS = Path(__file__).resolve().parent / "results"
 RATE = 16_000
 SNR_DB = 12.0
 WER_MARGIN = 0.01
@@ -52,6 +57,12 @@ class Utterance:
     @property
     def seconds(self) -> float:
         return self.audio.shape[0] / RATE
+
+
+def machine() -> str:
+    return (
+        f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
 
 
 def pink_noise(n: int, seed: int) -> np.ndarray:
@@ -149,6 +160,67 @@ def summarise(rows: list[dict]) -> tuple[list[tuple], list[tuple[str, float, flo
     return table, verdicts
 
 
+BUCKETS = ((1.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 14.0))
+
+
+def by_length(rows: list[dict]) -> list[tuple[str, int, float, float, float]]:
+    """(span, utterances, full s p50, fitted s p50, ratio p50) per length of utterance."""
+    found = []
+    for low, high in BUCKETS:
+        part = [r for r in rows if low <= r["seconds"] < high]
+        if part:
+            found.append((
+                f"{low:g}-{high:g} s", len(part),
+                statistics.median(r[FULL]["seconds"] for r in part),
+                statistics.median(r[FIT]["seconds"] for r in part),
+                statistics.median(r[FIT]["seconds"] / r[FULL]["seconds"] for r in part),
+            ))  # fmt: skip
+    return found
+
+
+def stt_window_markdown(data: dict) -> list[str]:
+    """The section of docs/benchmarks.md for a saved run (see main)."""
+    rows = data["rows"]
+    table, verdicts = summarise(rows)
+    out = [
+        "## Recognition window",
+        "",
+        f"From `python -m bench.stt_window`, {data['when']}, on {data['machine']}: Whisper base,",
+        f"{len(rows)} utterances of 1-12 s in en, es, fr, de and it ({data['voices']} voices of",
+        "Pico, espeak-ng, MBROLA and Piper at several speeds and pitches, half of them with pink",
+        "noise at 12 dB SNR), each decoded with the full 30 s window and with the fitted one",
+        "(the audio plus 1 s, at least 10 s) by the engine the server runs, one after the other.",
+        "A fall-back is a fitted decode whose output looked wrong (token budget reached, a loop,",
+        "more words than the time allows, gzip ratio over 2.4, average log-probability under",
+        "-1) and was decoded again with the full window; a runaway is an output with more than",
+        "1.5 times the reference's words.",
+        "",
+        "| language | utterances | WER full | WER fitted | decode p50 full | decode p50 fitted |"
+        " fall-backs | runaways full / fitted |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {lang} | {n} | {wf:.3f} | {wt:.3f} | {sf:.2f} s | {st:.2f} s | {fb} | {rf} / {rt} |"
+            for lang, n, wf, wt, sf, st, fb, rf, rt in table
+        ),
+        "",
+        "| utterance length | utterances | decode p50 full | decode p50 fitted | fitted/full p50 |",
+        "| --- | --- | --- | --- | --- |",
+        *(
+            f"| {span} | {n} | {full:.2f} s | {fit:.2f} s | {ratio:.2f} |"
+            for span, n, full, fit, ratio in by_length(rows)
+        ),
+        "",
+        "| target | value | limit | result |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| {name} | {value:.3f} | {target} | {'PASS' if ok else 'FAIL'} |"
+            for name, value, target, ok in verdicts
+        ),
+        "",
+    ]
+    return out
+
+
 def report(rows: list[dict]) -> bool:
     table, verdicts = summarise(rows)
     print(
@@ -164,6 +236,9 @@ def report(rows: list[dict]) -> bool:
         if part:
             full, fit = (statistics.mean(min(r[w]["wer"], 1) for r in part) for w in (FULL, FIT))
             print(f"{'noisy' if noisy else 'clean'}: WER full {full:.3f}, fit {fit:.3f}")
+    print(f"\n{'length':<10}{'n':>5}{'full s p50':>12}{'fit s p50':>11}{'fit/full':>10}")
+    for span, n, full, fit, ratio in by_length(rows):
+        print(f"{span:<10}{n:>5}{full:>12.2f}{fit:>11.2f}{ratio:>10.2f}")
     print()
     for name, value, target, ok in verdicts:
         print(f"{name:<46}{value:>8.3f}  target {target:<6} {'PASS' if ok else 'FAIL'}")
@@ -190,7 +265,13 @@ def main() -> int:
     utterances = corpus(args.quick)
     print(f"{len(utterances)} utterances, {len({u.voice for u in utterances})} voices")
     rows = measure(engines("whisper-base"), utterances)
-    return 0 if report(rows) else 1
+    passed = report(rows)
+    if not args.quick:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        saved = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+                 "voices": len({u.voice for u in utterances}), "rows": rows}  # fmt: skip
+        (RESULTS / "stt_window.json").write_text(json.dumps(saved, indent=1))
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
