@@ -4,8 +4,9 @@ Every utterance is decoded both ways in the same run, one after the other (the o
 alternates), by the engine the server uses. Speech: the sentences of ``bench.sentences`` (1 to
 12 s) in en, es, fr, de and it, each spoken by several voices (Pico, espeak-ng variants, MBROLA
 and Piper at several speeds and pitches, see ``tests.voices``), clean and with pink noise at
-12 dB SNR. Reported per language and window: WER, decode time, fall-backs to the full window
-and runaway outputs (more than 1.5x the reference's words).
+12 dB SNR. Reported per language and window: WER, decode time, fall-backs to the full window,
+results dropped as unlikely speech (as the service drops them) and runaway outputs (more than
+1.5x the reference's words).
 
 Targets (issue 14), each a comparison inside this run:
 - WER fitted <= WER full + 0.01 for every language;
@@ -33,6 +34,7 @@ from bench.sentences import SENTENCES
 from parley.metrics import WINDOW_FALLBACKS
 from services.stt.config import SttConfig
 from services.stt.engine import RecognitionOptions
+from services.stt.hallucination import reason as unlikely
 from services.stt.models import BUILTIN, default_cache_dir
 from services.stt.whisper import WhisperRecognizer
 from services.stt.window import FIT, FULL, WindowPolicy
@@ -113,9 +115,13 @@ def measure(engines: dict[str, WhisperRecognizer], utterances: list[Utterance]) 
         for window in order:
             before = fallbacks()
             started = time.perf_counter()
-            text = engines[window].transcribe(u.audio, options).text
+            heard = engines[window].transcribe(u.audio, options)
+            # What the service delivers: nothing for a result it judges unlikely speech.
+            dropped = unlikely(heard, 1.0) is not None
+            text = "" if dropped else heard.text
             row[window] = {
                 "text": text,
+                "dropped": dropped,
                 "seconds": time.perf_counter() - started,
                 "wer": wer(u.text, text),
                 "fallback": fallbacks() > before,
@@ -146,6 +152,7 @@ def summarise(rows: list[dict]) -> tuple[list[tuple], list[tuple[str, float, flo
             statistics.median(r[FIT]["seconds"] for r in mine),
             sum(r[FIT]["fallback"] for r in mine),
             sum(r[FULL]["runaway"] for r in mine), sum(r[FIT]["runaway"] for r in mine),
+            sum(r[FULL]["dropped"] for r in mine), sum(r[FIT]["dropped"] for r in mine),
         ))  # fmt: skip
         verdicts.append((f"WER {language}, fitted - full", fit_wer - full_wer, WER_MARGIN,
                          fit_wer <= full_wer + WER_MARGIN))  # fmt: skip
@@ -192,15 +199,17 @@ def stt_window_markdown(data: dict) -> list[str]:
         "(the audio plus 1 s, at least 10 s) by the engine the server runs, one after the other.",
         "A fall-back is a fitted decode whose output looked wrong (token budget reached, a loop,",
         "more words than the time allows, gzip ratio over 2.4, average log-probability under",
-        "-1) and was decoded again with the full window; a runaway is an output with more than",
-        "1.5 times the reference's words.",
+        "-1) and was decoded again with the full window; dropped results are those the service",
+        "withholds as unlikely speech (services/stt/hallucination.py); a runaway is a result with",
+        "more than 1.5 times the reference's words.",
         "",
         "| language | utterances | WER full | WER fitted | decode p50 full | decode p50 fitted |"
-        " fall-backs | runaways full / fitted |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        " fall-backs | dropped full / fitted | runaways full / fitted |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {lang} | {n} | {wf:.3f} | {wt:.3f} | {sf:.2f} s | {st:.2f} s | {fb} | {rf} / {rt} |"
-            for lang, n, wf, wt, sf, st, fb, rf, rt in table
+            f"| {lang} | {n} | {wf:.3f} | {wt:.3f} | {sf:.2f} s | {st:.2f} s | {fb} | {df} / {dt} "
+            f"| {rf} / {rt} |"
+            for lang, n, wf, wt, sf, st, fb, rf, rt, df, dt in table
         ),
         "",
         "| utterance length | utterances | decode p50 full | decode p50 fitted | fitted/full p50 |",
@@ -225,11 +234,12 @@ def report(rows: list[dict]) -> bool:
     table, verdicts = summarise(rows)
     print(
         f"\n{'lang':<6}{'n':>5}{'WER full':>10}{'WER fit':>9}{'full s p50':>12}{'fit s p50':>11}"
-        f"{'fall-backs':>12}{'runaways full/fit':>19}"
+        f"{'fall-backs':>12}{'dropped full/fit':>18}{'runaways full/fit':>19}"
     )
-    for lang, n, wf, wt, sf, st, fb, rf, rt in table:
+    for lang, n, wf, wt, sf, st, fb, rf, rt, df, dt in table:
         print(
-            f"{lang:<6}{n:>5}{wf:>10.3f}{wt:>9.3f}{sf:>12.2f}{st:>11.2f}{fb:>12}{f'{rf}/{rt}':>19}"
+            f"{lang:<6}{n:>5}{wf:>10.3f}{wt:>9.3f}{sf:>12.2f}{st:>11.2f}{fb:>12}"
+            f"{f'{df}/{dt}':>18}{f'{rf}/{rt}':>19}"
         )
     for noisy in (False, True):
         part = [r for r in rows if r["noisy"] == noisy]

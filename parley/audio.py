@@ -8,13 +8,14 @@ Everything inside Parley is mono float32 in [-1, 1]. Raw PCM arrives in chunks o
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import soundfile
 import soxr
 
-from parley.errors import InvalidInput
+from parley.errors import InvalidInput, LimitExceeded
 
 LINEAR16 = "linear16"
 FLOAT32 = "float32"
@@ -113,25 +114,55 @@ def resample(samples: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     return soxr.resample(samples, in_rate, out_rate).astype(np.float32, copy=False)
 
 
-def decode_clip(data: bytes, fmt: AudioFormat) -> tuple[np.ndarray, int]:
+def decode_clip(data: bytes, fmt: AudioFormat, max_seconds: float = 0.0) -> tuple[np.ndarray, int]:
     """Decodes a whole clip to (mono float32 samples, sample rate).
+
+    A WAV file's header is checked before its samples are read: a rate outside
+    MIN_RATE-MAX_RATE, more than MAX_CHANNELS channels, or more than ``max_seconds`` of audio
+    (0: no limit) is refused, whatever the bytes hold, so no header can make the decoding or
+    the resampling after it allocate more than that much audio.
 
     Raises:
         InvalidInput: for an unusable format, a broken WAV file or a partial sample.
+        LimitExceeded: for a clip longer than ``max_seconds``.
     """
     fmt.validate(streaming=False)
     if fmt.encoding == WAV:
         try:
+            info = soundfile.info(io.BytesIO(data))
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise InvalidInput(f"not a readable WAV file ({_reason(exc)})") from None
+        header = AudioFormat(LINEAR16, int(info.samplerate), int(info.channels))
+        try:
+            header.validate(streaming=True)
+        except InvalidInput as exc:
+            raise InvalidInput(f"WAV header: {exc}") from None
+        _check_length(info.frames / info.samplerate, max_seconds)
+        try:
             samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-            raise InvalidInput(f"not a readable WAV file: {exc}") from exc
+            raise InvalidInput(f"not a readable WAV file ({_reason(exc)})") from None
         return samples.mean(axis=1, dtype=np.float32), int(rate)
     if len(data) % fmt.frame_bytes:
         raise InvalidInput(
             f"{len(data)} bytes is not a whole number of {fmt.encoding} samples "
             f"({fmt.frame_bytes} bytes per sample over {fmt.channels} channel(s))"
         )
+    _check_length(len(data) / fmt.frame_bytes / fmt.sample_rate, max_seconds)
     return _to_float(data, fmt), fmt.sample_rate
+
+
+def _check_length(seconds: float, max_seconds: float) -> None:
+    if max_seconds and seconds > max_seconds:
+        raise LimitExceeded(
+            f"the audio lasts {seconds:,.0f} s; the limit is {max_seconds:,.0f} s per request"
+        )
+
+
+def _reason(exc: Exception) -> str:
+    """What libsndfile says is wrong, without Python's object names."""
+    reason = getattr(exc, "error_string", "") or str(exc)
+    return re.sub(r"<[^>]*>", "the data", reason).strip().rstrip(".") or "unknown format"
 
 
 def encode(samples: np.ndarray, fmt: AudioFormat) -> bytes:

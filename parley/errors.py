@@ -45,3 +45,15 @@ class PermissionDenied(ParleyError):
 
 class TimedOut(ParleyError):
     """The caller took too long (a stream opened and left silent): DEADLINE_EXCEEDED."""
+
+
+QUOTE_CHARS = 40
+
+
+def quoted(value: object, limit: int = QUOTE_CHARS) -> str:
+    """``value`` as an error message shows what a client sent: quoted, and cut to its first
+    ``limit`` characters (saying how long it was) so that no message grows with the input."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"

@@ -47,6 +47,12 @@ DROPPED_AUDIO = Counter(
 MODEL_LOAD_SECONDS = Gauge(
     "parley_model_load_seconds", "Time the last load of a model took", ["service", "model"]
 )
+SUPPRESSED_RESULTS = Counter(
+    "parley_stt_suppressed_results_total",
+    "Recognition results dropped as unlikely speech (babble, music, noise), by model and reason "
+    "(no_speech, low_confidence, compression, voice_activity, repeated)",
+    ["model", "reason"],
+)
 WINDOW_FALLBACKS = Counter(
     "parley_stt_window_fallbacks_total",
     "Whisper calls decoded again with the full 30 s window because the fitted window's output "

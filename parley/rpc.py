@@ -50,9 +50,16 @@ def status_for(exc: errors.ParleyError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+MAX_DETAILS = 1000  # characters of a status message: far under gRPC's 8 KB of metadata
+
+
 async def abort_with(context: grpc.aio.ServicerContext, exc: errors.ParleyError) -> NoReturn:
-    """Ends a call with the status code of ``exc`` and its message."""
-    await context.abort(status_for(exc), str(exc))
+    """Ends a call with the status code of ``exc`` and its message (cut to MAX_DETAILS: a
+    message quotes clients' input through errors.quoted, and this is the net under it)."""
+    details = str(exc)
+    if len(details) > MAX_DETAILS:
+        details = details[: MAX_DETAILS - 3] + "..."
+    await context.abort(status_for(exc), details)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
@@ -104,27 +111,50 @@ def passthrough_serializer(message_type):
 
 @dataclass(frozen=True)
 class Unreadable:
-    """A request whose bytes are not a valid message (for example a string field that is not
-    UTF-8), handed to the servicer instead of failing the call with a bare UNKNOWN."""
+    """A request that is not a valid message, handed to the servicer instead of failing the
+    call with a bare UNKNOWN: bytes that do not parse (for example a string field that is not
+    UTF-8), or an enum value this version of the contract does not have."""
 
-    message_type: str
-    reason: str
+    explanation: str
 
     def error(self) -> errors.InvalidInput:
-        return errors.InvalidInput(
-            f"a {self.message_type} message cannot be decoded ({self.reason}); "
-            "text fields must be valid UTF-8"
-        )
+        return errors.InvalidInput(self.explanation)
+
+
+def unknown_enum(message, path: str = "") -> str | None:
+    """Where ``message`` (or a message inside it) holds an enum value its type does not have,
+    as ``field.path: value``; None when every value is known. Proto3 keeps unknown values."""
+    for field, value in message.ListFields():
+        name = f"{path}{field.name}"
+        values = value if field.is_repeated else (value,)
+        if field.enum_type is not None:
+            for number in values:
+                if number not in field.enum_type.values_by_number:
+                    known = ", ".join(v.name for v in field.enum_type.values)
+                    return f"{name} has no value {number} (known: {known})"
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            for item in values:
+                found = unknown_enum(item, f"{name}.")
+                if found:
+                    return found
+    return None
 
 
 def reader(message_type) -> Callable[[bytes], object]:
-    """A request deserializer that never raises: bad bytes become :class:`Unreadable`."""
+    """A request deserializer that never raises: bad bytes, and enum values the contract does
+    not have, become :class:`Unreadable`."""
+    name = message_type.DESCRIPTOR.name
 
     def read(data: bytes):
         try:
-            return message_type.FromString(data)
+            message = message_type.FromString(data)
         except Exception as exc:  # DecodeError, or anything else the parser raises
-            return Unreadable(message_type.DESCRIPTOR.name, str(exc).rsplit(": ", 1)[-1])
+            reason = str(exc).rsplit(": ", 1)[-1]
+            return Unreadable(
+                f"a {name} message cannot be decoded ({reason}); text fields must be valid UTF-8"
+            )
+        bad = unknown_enum(message)
+        return message if bad is None else Unreadable(f"{name}.{bad}")
 
     return read
 

@@ -40,7 +40,7 @@ from google.protobuf.duration_pb2 import Duration
 from redis.exceptions import RedisError
 
 from parley.audio import AudioFormat
-from parley.errors import AlreadyExists, EngineUnavailable, LimitExceeded, NotFound
+from parley.errors import AlreadyExists, EngineUnavailable, LimitExceeded, NotFound, quoted
 from parley.logs import get_logger
 from parley.v1 import rooms_pb2
 from services.rooms.backends import Backends
@@ -341,7 +341,7 @@ class RedisDirectory:
         if created != 1:
             self.registry.remove(room)
             if created == 0:
-                raise AlreadyExists(f"room {room.room_id!r} already exists")
+                raise AlreadyExists(f"room {quoted(room.room_id)} already exists")
             raise LimitExceeded(
                 f"max_rooms: the replicas hold {self._config.max_rooms} rooms together"
             )
@@ -356,7 +356,7 @@ class RedisDirectory:
         if not record:
             if local is not None:
                 self._close_local(local, "the room was closed")
-            raise NotFound(f"no room {room_id!r}")
+            raise NotFound(f"no room {quoted(room_id)}")
         if local is not None:
             if local.join_token == record["join_token"]:
                 return local
@@ -399,10 +399,10 @@ class RedisDirectory:
                 del self._joining[room.room_id]
         if result[0] == -1:
             self._close_local(room, "the room was closed")
-            raise NotFound(f"no room {room.room_id!r}")
+            raise NotFound(f"no room {quoted(room.room_id)}")
         if result[0] == 0:
             raise LimitExceeded(
-                f"max_participants: room {room.room_id!r} is full ({room.max_participants})"
+                f"max_participants: room {quoted(room.room_id)} is full ({room.max_participants})"
             )
         try:
             self.registry.admit(room, member)
@@ -459,7 +459,7 @@ class RedisDirectory:
         except RedisError as exc:
             raise self._unavailable(exc) from exc
         if not record:
-            raise NotFound(f"no room {room_id!r}")
+            raise NotFound(f"no room {quoted(room_id)}")
         return self._room_proto(room_id, record, members)
 
     async def list(self) -> list[rooms_pb2.Room]:

@@ -95,6 +95,20 @@ class RoomsConfig:
             "PARLEY_ROOMS_EMPTY_TIMEOUT_S", "default seconds an empty room lives before removal"
         ),
     )
+    max_empty_timeout_s: float = field(
+        default=86_400.0,
+        metadata=option(
+            "PARLEY_ROOMS_MAX_EMPTY_TIMEOUT_S", "longest empty-room timeout a room may ask for"
+        ),
+    )
+    room_max_utterance_ms: int = field(
+        default=15_000,
+        metadata=option(
+            "PARLEY_ROOMS_MAX_UTTERANCE_MS",
+            "longest utterance a room may set, in ms (also the default); the STT service "
+            "must accept it (its PARLEY_STT_MAX_UTTERANCE_MS at least as long)",
+        ),
+    )
     allow_create_on_join: bool = field(
         default=True,
         metadata=option(

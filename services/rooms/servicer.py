@@ -16,6 +16,7 @@ from parley.errors import (
     OutOfOrder,
     ParleyError,
     PermissionDenied,
+    quoted,
 )
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
@@ -41,6 +42,8 @@ from services.rooms.speaker import SpeakerStream
 from services.rooms.state import Member, Room, check_language
 
 log = get_logger(__name__)
+
+MAX_NAME_CHARS = 200  # a room's name, a closing reason
 LEFT = rooms_pb2.LEAVE_REASON_LEFT
 DISCONNECTED = rooms_pb2.LEAVE_REASON_DISCONNECTED
 CLOSED = rooms_pb2.LEAVE_REASON_ROOM_CLOSED
@@ -69,8 +72,31 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     def use_backends(self, backends: Backends) -> None:
         self._backends = backends
 
+    def _check_create(self, request) -> None:
+        """Refuses a CreateRoom whose sizes pass this server's limits (see docs/security.md).
+
+        Raises:
+            InvalidInput: naming the field and the limit.
+        """
+        limits, config = request.limits, self._config
+        timeout = limits.empty_timeout.ToNanoseconds() / 1e9
+        checks = (
+            ("name", len(request.name), MAX_NAME_CHARS, "characters"),
+            ("limits.max_participants", limits.max_participants, config.max_participants,
+             "(PARLEY_ROOMS_MAX_PARTICIPANTS)"),
+            ("limits.empty_timeout", timeout, config.max_empty_timeout_s,
+             "s (PARLEY_ROOMS_MAX_EMPTY_TIMEOUT_S)"),
+            ("limits.max_utterance_ms", limits.max_utterance_ms, config.room_max_utterance_ms,
+             "(PARLEY_ROOMS_MAX_UTTERANCE_MS)"),
+        )  # fmt: skip
+        for field, value, limit, unit in checks:
+            if value > limit:
+                raise InvalidInput(f"{field} is {value:,g}; the most this server allows is "
+                                   f"{limit:,g} {unit}")  # fmt: skip
+
     async def CreateRoom(self, request, context):
         try:
+            self._check_create(request)
             limits = request.limits
             room = await self._directory.create(
                 request.room_id,
@@ -115,6 +141,9 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
 
     async def CloseRoom(self, request, context):
         try:
+            if len(request.reason) > MAX_NAME_CHARS:
+                raise InvalidInput(f"reason is {len(request.reason):,} characters; the limit is "
+                                   f"{MAX_NAME_CHARS}")  # fmt: skip
             room = await self._directory.find(request.room_id)
             count = await self._directory.close(room, request.reason or "closed by the server")
         except ParleyError as exc:
@@ -176,11 +205,11 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         if not room.open:
             if not join.join_token:
                 raise PermissionDenied(
-                    f"room {room.room_id!r} is not open: JoinRoom.join_token must carry the "
+                    f"room {quoted(room.room_id)} is not open: JoinRoom.join_token must carry the "
                     "token that CreateRoom returned"
                 )
             if not secrets.compare_digest(join.join_token, room.join_token):
-                raise PermissionDenied(f"wrong join token for room {room.room_id!r}")
+                raise PermissionDenied(f"wrong join token for room {quoted(room.room_id)}")
         member = self._member(join)
         await self._directory.admit(room, member)
         member.outbox.put(

@@ -13,7 +13,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from parley.audio import AudioFormat
-from parley.errors import AlreadyExists, InvalidInput, LimitExceeded, NotFound
+from parley.errors import AlreadyExists, InvalidInput, LimitExceeded, NotFound, quoted
 from parley.logs import get_logger
 from parley.v1 import rooms_pb2
 from services.rooms.config import RoomsConfig
@@ -28,7 +28,7 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 def check_language(code: str, what: str) -> str:
     """Returns ``code`` if it looks like an ISO 639 code, else raises InvalidInput."""
     if not LANGUAGE.match(code):
-        raise InvalidInput(f"{what} {code!r} is not a language code such as 'en' or 'pt-BR'")
+        raise InvalidInput(f"{what} {quoted(code)} is not a language code such as 'en' or 'pt-BR'")
     return code
 
 
@@ -158,11 +158,11 @@ class RoomRegistry:
             LimitExceeded: if the server holds max_rooms rooms.
         """
         if room_id and not ROOM_ID.match(room_id):
-            raise InvalidInput(f"room id {room_id!r}: use 1-64 letters, digits, '-' or '_'")
+            raise InvalidInput(f"room id {quoted(room_id)}: use 1-64 letters, digits, '-' or '_'")
         if min(max_participants, empty_timeout_s, max_utterance_ms) < 0:
             raise InvalidInput("room limits must not be negative")
         if room_id in self._rooms:
-            raise AlreadyExists(f"room {room_id!r} already exists")
+            raise AlreadyExists(f"room {quoted(room_id)} already exists")
         if len(self._rooms) >= self._config.max_rooms:
             raise LimitExceeded(f"max_rooms: this server holds {self._config.max_rooms} rooms")
         room_id = room_id or secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
@@ -171,7 +171,7 @@ class RoomRegistry:
             name=name or room_id,
             max_participants=max_participants or self._config.max_participants,
             empty_timeout_s=empty_timeout_s or self._config.empty_timeout_s,
-            max_utterance_ms=max_utterance_ms or 15_000,
+            max_utterance_ms=max_utterance_ms or self._config.room_max_utterance_ms,
             open=open_room,
             join_token=secrets.token_urlsafe(24),
         )
@@ -184,7 +184,7 @@ class RoomRegistry:
         """The room called ``room_id``. Raises NotFound."""
         room = self._rooms.get(room_id)
         if room is None:
-            raise NotFound(f"no room {room_id!r}")
+            raise NotFound(f"no room {quoted(room_id)}")
         return room
 
     def list(self) -> list[Room]:
@@ -207,7 +207,7 @@ class RoomRegistry:
         """
         if len(room.members) >= room.max_participants:
             raise LimitExceeded(
-                f"max_participants: room {room.room_id!r} is full ({room.max_participants})"
+                f"max_participants: room {quoted(room.room_id)} is full ({room.max_participants})"
             )
         room.members[member.participant_id] = member
         handle = self._reapers.pop(room.room_id, None)

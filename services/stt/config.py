@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from parley.settings import option
+from parley.settings import SettingsError, option
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,24 @@ class SttConfig:
     )
     max_utterance_ms: int = field(
         default=15_000,
-        metadata=option("PARLEY_STT_MAX_UTTERANCE_MS", "default longest utterance, in ms"),
+        metadata=option(
+            "PARLEY_STT_MAX_UTTERANCE_MS",
+            "longest utterance, in ms (at most 30000, Whisper's window); a stream may ask for "
+            "shorter ones, not longer",
+        ),
+    )
+    max_silence_ms: int = field(
+        default=5_000,
+        metadata=option(
+            "PARLEY_STT_MAX_SILENCE_MS", "longest endpointing silence a stream may ask for, in ms"
+        ),
+    )
+    max_audio_s: float = field(
+        default=900.0,
+        metadata=option(
+            "PARLEY_STT_MAX_AUDIO_S",
+            "longest audio one Recognize call may carry, in seconds (longer files: stream them)",
+        ),
     )
     partial_interval_ms: int = field(
         default=700,
@@ -186,3 +203,20 @@ class SttConfig:
         default="https://api.openai.com/v1",
         metadata=option("OPENAI_BASE_URL", "base URL of the OpenAI-compatible API"),
     )
+
+    def validate(self) -> SttConfig:
+        """Returns self if the settings are usable.
+
+        Raises:
+            SettingsError: naming the setting that is wrong.
+        """
+        if not 1000 <= self.max_utterance_ms <= 30_000:
+            raise SettingsError(
+                f"PARLEY_STT_MAX_UTTERANCE_MS={self.max_utterance_ms}: use 1000-30000 (Whisper "
+                "hears at most 30 s at once)"
+            )
+        if self.min_silence_ms > self.max_silence_ms:
+            raise SettingsError(
+                "PARLEY_STT_MIN_SILENCE_MS is longer than PARLEY_STT_MAX_SILENCE_MS"
+            )
+        return self

@@ -71,6 +71,7 @@ class UtteranceEnded:
         start: first sample of the speech, in stream samples.
         end: last sample of the speech, in stream samples.
         speech_end: where speech stopped (before the confirming silence).
+        speech_probability: the voice activity model's mean speech probability over it.
     """
 
     index: int
@@ -78,6 +79,7 @@ class UtteranceEnded:
     start: int
     end: int
     speech_end: int
+    speech_probability: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class UtteranceMayEnd:
     start: int
     end: int
     speech_end: int
+    speech_probability: float = 1.0
 
 
 Event = SpeechStarted | UtteranceMayEnd | UtteranceEnded
@@ -211,6 +214,11 @@ class Endpointer:
             events.extend(self._cut())
         return events
 
+    def _mean_probability(self) -> float:
+        """Mean speech probability of the utterance's frames up to its last speech."""
+        voiced = self._probs[: max(1, len(self._probs) - self._silence // FRAME)]
+        return float(np.mean(voiced)) if voiced else 0.0
+
     def _crossed(self, silence: int) -> bool:
         """True on the frame where the silence reaches ``silence`` samples."""
         return self._silence - FRAME < silence <= self._silence
@@ -247,14 +255,16 @@ class Endpointer:
     def _may_end(self, end: int) -> UtteranceMayEnd:
         audio = self.current_audio()[: max(0, end - self._buffer_start)]
         return UtteranceMayEnd(
-            self._index, audio, self._speech_start, end, min(self._last_speech_end, end)
-        )
+            self._index, audio, self._speech_start, end, min(self._last_speech_end, end),
+            self._mean_probability(),
+        )  # fmt: skip
 
     def _end(self, end: int) -> UtteranceEnded:
         audio = self.current_audio()[: max(0, end - self._buffer_start)]
         event = UtteranceEnded(
-            self._index, audio, self._speech_start, end, min(self._last_speech_end, end)
-        )
+            self._index, audio, self._speech_start, end, min(self._last_speech_end, end),
+            self._mean_probability(),
+        )  # fmt: skip
         self._index += 1
         # What followed the utterance's end stays as pre-roll of the next one.
         rest = self.current_audio()[audio.shape[0] :]

@@ -50,12 +50,24 @@ class Word:
 
 @dataclass(frozen=True)
 class Transcript:
-    """What an engine heard in one utterance."""
+    """What an engine heard in one utterance.
+
+    Attributes:
+        text: the words.
+        language: ISO 639-1 code of the language heard (or given).
+        language_probability: how sure the engine is of it.
+        words: word timings, when asked for.
+        avg_logprob: the engine's average log-probability per token (0 when it has none).
+        no_speech_prob: the engine's probability that the audio holds no speech (0 when it
+            has none).
+    """
 
     text: str
     language: str
     language_probability: float
     words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from parley.errors import InvalidInput
+from parley.errors import InvalidInput, quoted
 from parley.logs import get_logger
 from services.stt.config import SttConfig
 from services.stt.engine import ModelDescription, RecognitionOptions, Recognizer, Transcript
@@ -61,7 +61,9 @@ class ModelRegistry:
         """
         engine = self._engines.get(name or self.default)
         if engine is None:
-            raise InvalidInput(f"unknown model {name!r}; available: {', '.join(self._engines)}")
+            raise InvalidInput(
+                f"unknown model {quoted(name)}; available: {', '.join(self._engines)}"
+            )
         return engine
 
     def describe(self) -> list[tuple[ModelDescription, bool]]:
@@ -74,20 +76,24 @@ class ModelRegistry:
         audio: np.ndarray,
         options: RecognitionOptions,
         partial_key: object | None = None,
+        batch: bool = False,
     ) -> asyncio.Future[Timed]:
-        """Queues a recognition; the future's value is a Timed Transcript."""
+        """Queues a recognition; the future's value is a Timed Transcript. ``batch`` work (a
+        whole file) waits behind every live stream's."""
         engine = self.get(model)
         return self._queues[model or self.default].submit(
-            lambda: engine.transcribe(audio, options), partial_key=partial_key
+            lambda: engine.transcribe(audio, options), partial_key=partial_key, batch=batch
         )
 
     def cancel_partial(self, model: str, partial_key: object) -> None:
         """Drops a waiting partial recognition."""
         self._queues[model or self.default].cancel_partial(partial_key)
 
-    async def recognize(self, model: str, audio: np.ndarray, options: RecognitionOptions) -> Timed:
+    async def recognize(
+        self, model: str, audio: np.ndarray, options: RecognitionOptions, batch: bool = False
+    ) -> Timed:
         """Recognises one utterance as a final result."""
-        return await self.submit(model, audio, options)
+        return await self.submit(model, audio, options, batch=batch)
 
     async def load(self, model: str = "") -> None:
         """Loads a model in a worker thread (the default one when empty)."""

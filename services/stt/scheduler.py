@@ -1,8 +1,11 @@
-"""Runs recognitions for one model in worker threads: final results before partial ones.
+"""Runs recognitions for one model in worker threads: live finals, then live partials, then
+batch work.
 
 Whisper is CPU-bound and uses every core for one call, so by default a model runs one call at a
-time. Finals jump the queue; a new partial hypothesis for a stream replaces its older one that
-has not started, so partials never starve finals of CPU.
+time. Finals of live streams jump the queue; a new partial hypothesis for a stream replaces its
+older one that has not started, so partials never starve finals of CPU. Batch work (the
+utterances of a whole file given to Recognize) waits behind both: a room's speech is never
+queued behind a long file, which waits at most for the one call in progress.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from parley.metrics import QUEUE_DEPTH
 
-FINAL, PARTIAL = 0, 1
+FINAL, PARTIAL, BATCH = 0, 1, 2
 
 
 @dataclass(order=True)
@@ -58,16 +61,18 @@ class InferenceQueue:
         return self._queue
 
     def submit(
-        self, work: Callable[[], Any], *, partial_key: object | None = None
+        self, work: Callable[[], Any], *, partial_key: object | None = None, batch: bool = False
     ) -> asyncio.Future[Timed]:
         """Queues ``work``; the future gets a :class:`Timed` result.
 
         With ``partial_key`` the call is a partial hypothesis: it yields to finals, and an older
-        partial with the same key that has not started is cancelled.
+        partial with the same key that has not started is cancelled. ``batch`` work yields to
+        both.
         """
         queue = self._ensure_started()
         future: asyncio.Future[Timed] = asyncio.get_running_loop().create_future()
-        job = _Job(FINAL if partial_key is None else PARTIAL, next(self._counter), work, future)
+        priority = BATCH if batch else FINAL if partial_key is None else PARTIAL
+        job = _Job(priority, next(self._counter), work, future)
         if partial_key is not None:
             older = self._partials.pop(partial_key, None)
             if older is not None:

@@ -29,11 +29,15 @@ from services.stt import SERVICE_NAME
 from services.stt.config import SttConfig
 from services.stt.endpointer import Endpointer, EndpointingOptions, UtteranceEnded
 from services.stt.engine import SAMPLE_RATE, TRANSCRIBE, TRANSLATE, RecognitionOptions
+from services.stt.hallucination import HallucinationFilter
 from services.stt.registry import ModelRegistry
 from services.stt.stream import FINALIZE, Activity, Hypothesis, RecognitionStream, StreamSettings
 from services.stt.turn import TurnModel
 
 log = get_logger(__name__)
+
+MAX_PROMPT_CHARS = 1000  # Whisper reads at most 223 tokens of a prompt
+MAX_CANDIDATES = 20
 
 
 def _duration(samples: float) -> Duration:
@@ -63,6 +67,15 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             if config.task == stt_pb2.RECOGNITION_TASK_TRANSLATE_TO_ENGLISH
             else TRANSCRIBE
         )
+        if len(config.prompt) > MAX_PROMPT_CHARS:
+            raise InvalidInput(
+                f"prompt is {len(config.prompt):,} characters; the limit is {MAX_PROMPT_CHARS}"
+            )
+        if len(config.candidate_languages) > MAX_CANDIDATES:
+            raise InvalidInput(
+                f"{len(config.candidate_languages):,} candidate_languages; the limit is "
+                f"{MAX_CANDIDATES}"
+            )
         options = RecognitionOptions(
             language=config.language.strip().lower() or None,
             task=task,
@@ -76,6 +89,19 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             0 <= ep.speech_threshold < 1
         ):
             raise InvalidInput("endpointing values must be positive; speech_threshold in (0, 1)")
+        for field, value, limit, setting in (
+            ("max_utterance_ms", ep.max_utterance_ms, self._config.max_utterance_ms,
+             "PARLEY_STT_MAX_UTTERANCE_MS"),
+            ("min_silence_ms", ep.min_silence_ms, self._config.max_silence_ms,
+             "PARLEY_STT_MAX_SILENCE_MS"),
+            ("min_speech_ms", ep.min_speech_ms, self._config.max_utterance_ms,
+             "PARLEY_STT_MAX_UTTERANCE_MS"),
+        ):  # fmt: skip
+            if value > limit:
+                raise InvalidInput(
+                    f"endpointing.{field} is {value:,}; this server allows at most {limit:,} "
+                    f"({setting})"
+                )
         # A stream that sets its own silence asked for silence alone to end its utterances.
         by_turn = self._turn is not None and not ep.min_silence_ms
         endpointing = EndpointingOptions(
@@ -170,23 +196,26 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
         started = time.perf_counter()
         try:
             settings = self.settings(request.config)
-            samples, rate = audio.decode_clip(request.audio, settings.audio_format)
+            samples, rate = audio.decode_clip(
+                request.audio, settings.audio_format, self._config.max_audio_s
+            )
             samples = await asyncio.to_thread(audio.resample, samples, rate, SAMPLE_RATE)
             utterances = await asyncio.to_thread(_split, samples, settings.endpointing, self._turn)
             timed = await asyncio.gather(
                 *(
-                    self._registry.recognize(settings.model, u.audio, settings.options)
+                    self._registry.recognize(settings.model, u.audio, settings.options, batch=True)
                     for u in utterances
                 )
             )
         except ParleyError as exc:
             await abort_with(context, exc)
+        unlikely = HallucinationFilter(settings.model)
         results = [
             self._result(
                 Hypothesis(u.index, True, 1.0, t.value, u.start, u.end, t.seconds), settings.model
             )
             for u, t in zip(utterances, timed, strict=True)
-            if t.value.text
+            if t.value.text and not unlikely.dropped(t.value, u.speech_probability, final=True)
         ]
         return stt_pb2.RecognizeResponse(
             results=results,
@@ -252,6 +281,7 @@ async def _inputs(
 
 def service(config: SttConfig) -> Service:
     """The service as a server hosts it, with its models per ``config``."""
+    config.validate()
     registry = ModelRegistry(config)
     turn = TurnModel(config.turn_model) if config.turn == "smart-turn" else None
     servicer = SpeechToTextServicer(config, registry, turn)

@@ -26,8 +26,8 @@ from services.stt.endpointer import (
     UtteranceMayEnd,
 )
 from services.stt.engine import SAMPLE_RATE, RecognitionOptions, Transcript
+from services.stt.hallucination import HallucinationFilter
 from services.stt.registry import ModelRegistry
-from services.stt.scheduler import Timed
 
 log = get_logger(__name__)
 
@@ -58,6 +58,18 @@ class Hypothesis:
     start: int
     end: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A recognition queued for the caller, in order."""
+
+    future: asyncio.Future
+    index: int
+    start: int
+    end: int
+    final: bool
+    speech_probability: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ class RecognitionStream:
         self._decoder = PcmDecoder(settings.audio_format)
         self._resampler = StreamResampler(settings.audio_format.sample_rate, SAMPLE_RATE)
         self._endpointer = Endpointer(settings.endpointing, turn)
+        self._filter = HallucinationFilter(settings.model)
         self._out: asyncio.Queue = asyncio.Queue()
         self._partial_key = object()
         self._partial_at = 0
@@ -117,7 +130,7 @@ class RecognitionStream:
                 if isinstance(item, Activity):
                     yield item
                     continue
-                result = await self._result(*item)
+                result = await self._result(item)
                 if result is not None:
                     yield result
             await reader
@@ -125,9 +138,8 @@ class RecognitionStream:
             reader.cancel()
             self._registry.cancel_partial(self._settings.model, self._partial_key)
 
-    async def _result(
-        self, future: asyncio.Future[Timed], index: int, start: int, end: int, final: bool
-    ) -> Hypothesis | None:
+    async def _result(self, pending: _Pending) -> Hypothesis | None:
+        future, index = pending.future, pending.index
         try:
             timed = await future
         except asyncio.CancelledError:
@@ -142,7 +154,10 @@ class RecognitionStream:
         transcript: Transcript = timed.value
         if not transcript.text:
             return None
-        if final:
+        if self._filter.dropped(transcript, pending.speech_probability, pending.final):
+            return None
+        start, end = pending.start, pending.end
+        if pending.final:
             self._partial_words = []
             return Hypothesis(index, True, 1.0, transcript, start, end, timed.seconds)
         words = transcript.text.split()
@@ -193,7 +208,11 @@ class RecognitionStream:
                     future = self._registry.submit(
                         self._settings.model, event.audio, self._settings.options
                     )
-                self._out.put_nowait((future, event.index, event.start, event.end, True))
+                self._out.put_nowait(
+                    _Pending(
+                        future, event.index, event.start, event.end, True, event.speech_probability
+                    )
+                )
 
     def _drop_early(self) -> None:
         """Forgets an early recognition whose utterance went on after all."""
@@ -229,4 +248,6 @@ class RecognitionStream:
         )
         self._partial_pending = future
         index = self._endpointer.utterance_index
-        self._out.put_nowait((future, index, self._endpointer.speech_start, position, False))
+        self._out.put_nowait(
+            _Pending(future, index, self._endpointer.speech_start, position, False)
+        )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.errors import EngineUnavailable, UnsupportedLanguage
+from parley.errors import EngineUnavailable, UnsupportedLanguage, quoted
 from parley.logs import get_logger
 from parley.metrics import MODEL_LOAD_SECONDS, WINDOW_FALLBACKS
 from services.stt.engine import (
@@ -164,8 +164,10 @@ class WhisperRecognizer(Recognizer):
         wanted = [options.language] if options.language else list(options.candidate_languages)
         unknown = [code for code in wanted if code not in self._languages]
         if unknown:
+            named = ", ".join(quoted(code) for code in unknown[:3])
             raise UnsupportedLanguage(
-                f"model {self._source.name} does not recognise {', '.join(unknown)}; "
+                f"model {self._source.name} does not recognise {named}"
+                f"{f' and {len(unknown) - 3} more' if len(unknown) > 3 else ''}; "
                 f"it knows {', '.join(self._languages)}"
             )
         if options.task == TRANSLATE and not self._source.multilingual:
@@ -233,6 +235,7 @@ class WhisperRecognizer(Recognizer):
             # CTranslate2 stops Whisper at half the max_length when the prompt is short.
             max_length=min(model.max_length, max(2 * budget, len(prompt) + budget)),
             return_scores=True,
+            return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
         )[0]
@@ -247,7 +250,9 @@ class WhisperRecognizer(Recognizer):
         # CTranslate2's score is the log-probability per token (length penalty 1).
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         text = tokenizer.decode(tokens).strip()
-        transcript = Transcript(text, language, float(probability), words)
+        transcript = Transcript(
+            text, language, float(probability), words, avg_logprob, result.no_speech_prob
+        )
         return _Decoded(transcript, len(tokens), avg_logprob)
 
     def _long_form(self, audio: np.ndarray, options: RecognitionOptions) -> Transcript:

@@ -9,7 +9,7 @@ ISO 639-1 code where one exists, and keeps the three-letter code where none does
 
 from __future__ import annotations
 
-from parley.errors import InvalidInput
+from parley.errors import InvalidInput, quoted
 
 # ISO 639-3 (and 639-2/B) codes of the languages Apertium and DeepL ship, to ISO 639-1.
 _TO_639_1 = {
@@ -97,7 +97,7 @@ def requested(code: str, what: str) -> str:
         raise InvalidInput(f"{what} is empty: give an ISO 639-1 code such as 'en'")
     normalized = normalize(code)
     if not is_code(normalized):
-        raise InvalidInput(f"{what} {code!r} is not an ISO 639-1 language code such as 'en'")
+        raise InvalidInput(f"{what} {quoted(code)} is not an ISO 639-1 language code such as 'en'")
     return normalized
 
 

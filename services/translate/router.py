@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from parley.errors import InvalidInput, UnsupportedLanguage
+from parley.errors import InvalidInput, UnsupportedLanguage, quoted
 from services.translate.engines.base import Engine
 from services.translate.languages import Pair
 
@@ -96,7 +96,8 @@ class Router:
         """
         if engine and engine not in self.engines:
             raise InvalidInput(
-                f"unknown engine {engine!r}; engines available: {', '.join(self.engines) or 'none'}"
+                f"unknown engine {quoted(engine)}; engines available: "
+                f"{', '.join(self.engines) or 'none'}"
             )
         if source == target:
             return UNCHANGED

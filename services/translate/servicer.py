@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import grpc
-from google.protobuf.message import DecodeError, Message
 
 from parley.errors import EngineUnavailable, InvalidInput, OutOfOrder, ParleyError
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
-from parley.rpc import abort_with
+from parley.rpc import abort_with, readable, register_servicer
 from parley.server import Service
 from parley.v1 import translate_pb2 as pb
 from services.translate import SERVICE_NAME
@@ -26,34 +24,6 @@ from services.translate.router import Route, Router
 from services.translate.translator import Translation, Translator
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A request whose bytes are not a valid message (for example a text that is not UTF-8)."""
-
-    error: str
-
-
-def _reader(message: type[Message]) -> Callable[[bytes], Message | Unreadable]:
-    """A request deserializer that hands bad bytes to the servicer instead of raising, so the
-    caller gets INVALID_ARGUMENT with a reason rather than a bare INTERNAL."""
-
-    def read(data: bytes) -> Message | Unreadable:
-        try:
-            return message.FromString(data)
-        except DecodeError as exc:
-            return Unreadable(str(exc))
-
-    return read
-
-
-def _readable(request: Message | Unreadable) -> Message:
-    if isinstance(request, Unreadable):
-        raise InvalidInput(
-            f"the request cannot be decoded ({request.error}); texts must be valid UTF-8"
-        )
-    return request
 
 
 def route_proto(route: Route) -> pb.Route:
@@ -135,7 +105,7 @@ class TranslationServicer:
 
     async def Translate(self, request, context: grpc.aio.ServicerContext) -> pb.TranslateResponse:
         try:
-            request = _readable(request)
+            request = readable(request)
             results = await self._ready().translate(
                 list(request.texts),
                 request.source_language,
@@ -153,7 +123,7 @@ class TranslationServicer:
         settings: pb.StreamingTranslateConfig | None = None
         try:
             async for message in request_iterator:
-                request = _readable(message)
+                request = readable(message)
                 kind = request.WhichOneof("request")
                 if kind == "config":
                     if settings is not None:
@@ -193,7 +163,7 @@ class TranslationServicer:
         self, request, context: grpc.aio.ServicerContext
     ) -> pb.ListLanguagePairsResponse:
         try:
-            request = _readable(request)
+            request = readable(request)
             router = self._ready().router
         except ParleyError as exc:
             await abort_with(context, exc)
@@ -214,34 +184,14 @@ class TranslationServicer:
         )
 
 
-def register(servicer: TranslationServicer, server: grpc.aio.Server) -> None:
-    """Adds the servicer to ``server``, with request deserializers that never raise."""
-    methods: Sequence[tuple[str, Callable, type[Message], type[Message], Callable]] = (
-        ("Translate", servicer.Translate, pb.TranslateRequest, pb.TranslateResponse,
-         grpc.unary_unary_rpc_method_handler),
-        ("StreamingTranslate", servicer.StreamingTranslate, pb.StreamingTranslateRequest,
-         pb.StreamingTranslateResponse, grpc.stream_stream_rpc_method_handler),
-        ("ListLanguagePairs", servicer.ListLanguagePairs, pb.ListLanguagePairsRequest,
-         pb.ListLanguagePairsResponse, grpc.unary_unary_rpc_method_handler),
-    )  # fmt: skip
-    handlers = {
-        name: make(
-            method,
-            request_deserializer=_reader(request),
-            response_serializer=response.SerializeToString,
-        )
-        for name, method, request, response, make in methods
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)
-
-
 def service(config: TranslateConfig | None = None) -> Service:
     """The service as a server hosts it; engines are built when it starts."""
     servicer = TranslationServicer(config or TranslateConfig())
     return Service(
         name=SERVICE_NAME,
-        register=lambda server: register(servicer, server),
+        register=lambda server: register_servicer(
+            server, servicer, pb.DESCRIPTOR.services_by_name["TranslationService"]
+        ),
         start=servicer.start,
         stop=servicer.stop,
     )

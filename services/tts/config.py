@@ -78,6 +78,14 @@ class TtsConfig:
             "PARLEY_TTS_MAX_TEXT_CHARS", "longest text accepted in one request, in characters"
         ),
     )
+    tts_max_clip_bytes: int = field(
+        default=8 * 1024 * 1024,
+        metadata=option(
+            "PARLEY_TTS_MAX_CLIP_BYTES",
+            "largest audio a unary Synthesize answers with, in bytes (text length x rate x "
+            "sample width decides); longer audio belongs to StreamingSynthesize",
+        ),
+    )
     tts_chunk_ms: int = field(
         default=100,
         metadata=option(

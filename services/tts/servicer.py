@@ -155,6 +155,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
             max_chunk_samples=chunk,
             pitch=pitch,
             first_clause=streaming and self._config.tts_first_clause and engine.first_clause,
+            max_clip_bytes=0 if streaming else self._config.tts_max_clip_bytes,
         )
 
     def _voice_message(self, voice: Voice) -> tts_pb2.Voice:
@@ -171,6 +172,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
     async def Synthesize(self, request, context: grpc.aio.ServicerContext):
         try:
             job = self._job(request, streaming=False)
+            job.check_clip_size()
             loop = asyncio.get_running_loop()
             started = time.perf_counter()
             stop = threading.Event()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parley import audio
+from parley import audio, errors
 from services.tts.engines.base import Engine, SynthesisOptions, Voice
 from services.tts.text import first_clause, sentences
 
@@ -64,6 +64,7 @@ class Job:
         pitch: playback speed factor giving a speaker their own pitch (1.0: the voice as is).
         first_clause: stream the first clause of the first sentence on its own (see the
             module's doc); a whole clip never does.
+        max_clip_bytes: the largest whole clip :meth:`clip` may build (0: no limit).
     """
 
     engine: Engine
@@ -74,6 +75,7 @@ class Job:
     max_chunk_samples: int = 1600
     pitch: float = 1.0
     first_clause: bool = False
+    max_clip_bytes: int = 0
 
     @property
     def _source_rate(self) -> int:
@@ -140,17 +142,45 @@ class Job:
                 samples[start : start + self.max_chunk_samples], index, offset + start
             )
 
+    def clip_bytes(self, source_samples: int) -> int:
+        """Bytes ``source_samples`` of the engine's audio take in the output format."""
+        width = 4 if self.format.encoding == audio.FLOAT32 else 2
+        return source_samples * self.format.sample_rate // self._source_rate * width
+
+    def _too_long(self) -> str:
+        return (
+            f"the audio would be over {self.max_clip_bytes:,} bytes, the most a unary "
+            "Synthesize answers with (PARLEY_TTS_MAX_CLIP_BYTES); use StreamingSynthesize, "
+            "a lower sample rate or a shorter text"
+        )
+
+    def check_clip_size(self) -> None:
+        """Refuses, before any work, a clip that will be over ``max_clip_bytes`` however fast
+        the voice speaks (at least 0.04 s a character, at the speaking rate asked for).
+
+        Raises:
+            LimitExceeded: naming the limit.
+        """
+        seconds = len(self.text) * 0.04 / self.options.speaking_rate
+        if self.max_clip_bytes and self.clip_bytes(int(seconds * self._source_rate)) > (
+            self.max_clip_bytes
+        ):
+            raise errors.LimitExceeded(self._too_long())
+
     def clip(self, stop: threading.Event | None = None) -> tuple[bytes, int]:
         """The whole clip, encoded (a WAV file for WAV), and its length in samples.
 
         Setting ``stop`` (the caller went away) ends the synthesis at the next chunk; what was
         made so far is returned.
         """
-        parts = []
+        parts, made = [], 0
         produced = self._float_chunks()
         with contextlib.closing(produced):
             for _, chunk in produced:
                 parts.append(chunk)
+                made += chunk.shape[0]
+                if self.max_clip_bytes and self.clip_bytes(made) > self.max_clip_bytes:
+                    raise errors.LimitExceeded(self._too_long())
                 if stop is not None and stop.is_set():
                     break
         samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)

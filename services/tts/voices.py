@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from parley.errors import EngineUnavailable, InvalidInput, ParleyError, UnsupportedLanguage
+from parley.errors import EngineUnavailable, InvalidInput, ParleyError, UnsupportedLanguage, quoted
 from parley.logs import get_logger
 from services.tts.engines.base import Engine, Voice, normalize_language, primary_language
 
@@ -143,7 +143,8 @@ class VoiceRegistry:
             )
         if engine and engine not in self._engines:
             raise InvalidInput(
-                f"unknown or unavailable engine {engine!r}; available: {', '.join(self._engines)}"
+                f"unknown or unavailable engine {quoted(engine)}; "
+                f"available: {', '.join(self._engines)}"
             )
         if voice:
             return self._named(voice, language, engine)
@@ -161,7 +162,8 @@ class VoiceRegistry:
                 }
             )
             raise UnsupportedLanguage(
-                f"no voice speaks {language!r}{where}; languages available: {', '.join(available)}"
+                f"no voice speaks {quoted(language)}{where}; "
+                f"languages available: {', '.join(available)}"
             )
         if not speaker_key:
             return ranked[0].voice
@@ -197,12 +199,12 @@ class VoiceRegistry:
                 hint = f"voices for {language}: {', '.join(names) or 'none'}"
             else:
                 hint = f"ListVoices names them (engines: {', '.join(self._engines)})"
-            raise InvalidInput(f"unknown voice {name!r}; {hint}")
+            raise InvalidInput(f"unknown voice {quoted(name)}; {hint}")
         found = entry.voice
         if engine and found.engine != engine:
             raise InvalidInput(f"voice {found.name} belongs to engine {found.engine}, not {engine}")
         if language and primary_language(language) not in entry.primaries:
             raise InvalidInput(
-                f"voice {found.name} speaks {', '.join(found.languages)}, not {language!r}"
+                f"voice {found.name} speaks {', '.join(found.languages)}, not {quoted(language)}"
             )
         return found

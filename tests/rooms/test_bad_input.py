@@ -168,7 +168,7 @@ async def test_unknown_languages(engines):
         await asyncio.sleep(1)
         # One notice, not one per chunk: the speaker's audio is ignored until their settings change.
         assert len(notices(xavi, rooms_pb2.NOTICE_CODE_RECOGNITION_FAILED)) == 1
-        assert "does not recognise xx" in failed.message
+        assert "does not recognise 'xx'" in failed.message
         caption = await carries_on(stub, "babel", luis)
         (to_zed,) = await zed.wait_for(
             lambda e: [c for c in zed.finals() if c.utterance_id == caption.utterance_id]

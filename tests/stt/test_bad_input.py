@@ -40,9 +40,9 @@ async def test_second_config(stt_stub):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"language": "xx"}, "does not recognise xx"),
+        ({"language": "xx"}, "does not recognise 'xx'"),
         ({"model": "whisper-huge"}, "unknown model 'whisper-huge'; available: whisper-base"),
-        ({"model": "whisper-tiny.en", "language": "es"}, "does not recognise es; it knows en"),
+        ({"model": "whisper-tiny.en", "language": "es"}, "does not recognise 'es'; it knows en"),
         (
             {"model": "whisper-tiny.en", "task": stt_pb2.RECOGNITION_TASK_TRANSLATE_TO_ENGLISH},
             "English-only and cannot translate",
@@ -53,7 +53,11 @@ async def test_second_config(stt_stub):
         ),
         ({"audio_format": audio_pb2.AudioFormat(sample_rate_hz=5)}, "outside 8000-192000 Hz"),
         ({"audio_format": audio_pb2.AudioFormat(sample_rate_hz=10**9)}, "outside"),
-        ({"audio_format": audio_pb2.AudioFormat(encoding=42)}, "unknown audio encoding value 42"),
+        (
+            {"audio_format": audio_pb2.AudioFormat(encoding=42)},
+            "StreamingRecognizeRequest.config.audio_format.encoding has no value 42",
+        ),
+        ({"task": 99}, "StreamingRecognizeRequest.config.task has no value 99 (known: "),
         ({"endpointing": stt_pb2.EndpointingConfig(speech_threshold=3)}, "speech_threshold"),
     ],
 )

@@ -124,7 +124,7 @@ async def test_bytes_that_are_not_utf8_are_invalid_argument(channel):
     raw = channel.unary_unary("/parley.v1.TranslationService/Translate")
     error = await failure(raw(b"\x0a\x03\xff\xfeA\x12\x02en\x1a\x02es", timeout=10))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "bad UTF-8" in error.details() and "texts must be valid UTF-8" in error.details()
+    assert "bad UTF-8" in error.details() and "text fields must be valid UTF-8" in error.details()
 
 
 async def test_list_language_pairs_shows_direct_and_pivot_routes(stub):
