@@ -294,8 +294,10 @@ def bounds(report: dict) -> list[str]:
                 f"- {name.strip()}: {value:.2f}. The {extra:.2f} s of CPU per utterance that "
                 f"{max(fan)} listeners add over 3 is the delivery: each chunk is serialized once "
                 "per language, but written to every listener's stream through gRPC and the "
-                "event loop (some 40-60 µs of CPU per message and listener); Whisper's share "
-                "of the total moves from run to run by as much."
+                "event loop (some 40-60 µs of CPU per message and listener). The ratio grew "
+                "because the rest shrank: with the fitted window an utterance of 3 listeners "
+                f"costs {fan[3]['cpu_s_per_utterance']:.2f} s of CPU, where the full window's "
+                "cost about 3 s, while what 197 more listeners add did not change (0.3-0.6 s)."
             )
         elif index == 4:
             gap = widest.get("synthesis_gap_p99_ms", float("nan"))
@@ -571,9 +573,10 @@ def write_markdown(report: dict, path: Path) -> None:
         "CTranslate2 batch against k calls, in interleaved pairs (same transcripts both ways),",
         "three runs: Whisper base, batch/sequential wall time 1.01-1.03 for k=2 and 1.03-1.08",
         "(median) for k=4, CPU time 1.01-1.06 and 1.02-1.14; tiny.en CPU time 0.92-1.08. The",
-        "encoder always runs on a 30 s window and its int8 matrix products already keep both",
-        "cores busy, so a batch of k costs k encodings; and a batch returns nothing until all",
-        "of it is done, so the first speaker would wait for the last. It is not implemented.",
+        "encoder then ran on a 30 s window (this was measured before the fitted window) and",
+        "its int8 matrix products already keep both cores busy, so a batch of k costs k",
+        "encodings; and a batch returns nothing until all of it is done, so the first speaker",
+        "would wait for the last. It is not implemented.",
         "",
         "Running two recognitions at once (`PARLEY_STT_WORKERS=2`, each on both cores) was",
         "measured too. At the recognition queue (`python -m bench.profile stt`, 4 finals at",
@@ -618,8 +621,9 @@ def write_markdown(report: dict, path: Path) -> None:
             if bounds(report)
             else []
         ),
-        "The machine is shared, and its other load moves every figure: four runs of this",
-        "benchmark on 2026-11-24 with the current code gave a base p50 of 1.02-1.27 s, tiny.en",
+        "The machine is shared, and its other load moves every figure. Before the fitted",
+        "recognition window, four runs of this benchmark on 2026-11-24 gave a base p50 of",
+        "1.02-1.27 s, tiny.en",
         "0.75-0.79 s, a 200-vs-3 listener CPU ratio of 1.07-1.12, a listener spread p99 of",
         "27-53 ms (the gap between languages at 200 listeners 23-46 ms p99, one language alone",
         "11-20 ms) and 461-623 MB resident. Three runs before the synthesis changes gave a",
@@ -641,9 +645,11 @@ def write_markdown(report: dict, path: Path) -> None:
         "  silence; the result is kept only if the silence is confirmed (`PARLEY_STT_EARLY_MS`).",
         "  So most of the recognition time hides inside the endpointing wait: what remains is",
         "  the 'recognition' stage above.",
-        "- Language detection reuses the encoder pass of the transcription (one encoding per",
-        "  utterance, not two); partial hypotheses wait behind final ones and none starts once",
-        "  silence has begun.",
+        "- Each Whisper call encodes only its audio and a margin, not Whisper's 30 s window",
+        "  (see Recognition window): Whisper base takes 0.3-0.5 s for an utterance of 2-6 s",
+        "  instead of about 1 s, which the early start hides inside the endpointing wait.",
+        "  Language detection uses the same encoder pass as the transcription; partial",
+        "  hypotheses wait behind final ones and none starts once silence has begun.",
         "- Models load in the background as soon as the server is serving, so the first",
         "  utterance does not pay for loading.",
         "- Translation is one call for every listener language; Apertium answers in 2-3 ms from",
@@ -652,12 +658,14 @@ def write_markdown(report: dict, path: Path) -> None:
         "  in 3-5 ms. Each chunk is queued to every listener of its language as it arrives, and",
         "  a stream's later chunks give way to other languages' first ones (see Fan-out).",
         "- The floor is the endpointing silence itself (500 ms, configurable per stream):",
-        "  shortening it cuts sentences at commas. Whisper base on two cores needs 0.7-1.0 s per",
-        "  utterance, of which 0.3-0.5 s remains after the early start.",
+        "  shortening it cuts sentences at commas, and the end-of-turn model that could end a",
+        "  finished sentence sooner did not tell finished from unfinished ones on these voices",
+        "  (see End of turn).",
         "- Several people speaking at once queue on one recognition worker per model (Whisper",
         "  already uses both cores for one utterance), so latency grows with the number of",
-        "  simultaneous speakers; neither batching them into one Whisper call nor running two",
-        "  at once helps on two cores (see People speaking at once).",
+        "  simultaneous speakers (see Capacity); neither batching them into one Whisper call nor",
+        "  running two at once helped on two cores (see People speaking at once). Files given",
+        "  to Recognize wait behind every live stream.",
         "",
     ]
     path.write_text("\n".join(out))
@@ -666,10 +674,19 @@ def write_markdown(report: dict, path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one pass of each scenario")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: write docs/benchmarks.md and its plot again from the latest "
+        "results (bench/results/*.json), after a run of bench.stt_window or bench.turn",
+    )
     args = parser.parse_args()
-    report = asyncio.run(run(args.quick))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+    if args.report_only:
+        report = json.loads((RESULTS / "latest.json").read_text())
+    else:
+        report = asyncio.run(run(args.quick))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
     print_report(report)
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)

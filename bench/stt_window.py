@@ -158,6 +158,10 @@ def summarise(rows: list[dict]) -> tuple[list[tuple], list[tuple[str, float, flo
                          fit_wer <= full_wer + WER_MARGIN))  # fmt: skip
     runaways = sum(r[FIT]["runaway"] for r in rows)
     verdicts.append(("runaway outputs, fitted window", runaways, 0, runaways == 0))
+    # Short references (2-3 words) make a misheard noisy clip a "runaway" in both windows:
+    # what the fitted window itself adds is a runaway the full window does not make.
+    own = sum(r[FIT]["runaway"] and not r[FULL]["runaway"] for r in rows)
+    verdicts.append(("  of them not also the full window's", own, 0, own == 0))
     mid = [r for r in rows if 2.0 <= r["seconds"] <= 6.0]
     ratio = statistics.median(r[FIT]["seconds"] / r[FULL]["seconds"] for r in mid)
     verdicts.append(

@@ -136,8 +136,8 @@ def turn_markdown(data: dict) -> list[str]:
             "sentences cut off mid-way complete, so with it on, a speaker who pauses 200 ms",
             "mid-sentence would be cut where silence alone waits 500 ms, and no threshold keeps",
             "complete sentences fast while holding hesitations. It is therefore off by default",
-            "(`PARLEY_STT_TURN=off`); `PARLEY_STT_TURN=smart-turn` turns it on for speech it",
-            "was trained on (people, not synthesisers), where its authors report a clear margin.",
+            "(`PARLEY_STT_TURN=off`); `PARLEY_STT_TURN=smart-turn` turns it on. It was trained on",
+            "people's speech, whose rhythm these voices lack; this benchmark has none to try.",
         ]
     return [*out, ""]
 

@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,13 +54,6 @@ def _unlooped(transcript: Transcript) -> Transcript:
     if text == transcript.text:
         return transcript
     return dataclasses.replace(transcript, text=text, words=transcript.words[: len(text.split())])
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    transcript: Transcript
-    tokens: int
-    avg_logprob: float
 
 
 class WhisperRecognizer(Recognizer):
@@ -195,22 +187,20 @@ class WhisperRecognizer(Recognizer):
         features = self._model.feature_extractor(audio)
         content = features.shape[-1] - 1  # the extractor pads one hop of silence
         window = self._window.frames(content)
-        decoded = self._decode(features[:, :content], window, options, seconds)
+        transcript, tokens = self._decode(features[:, :content], window, options, seconds)
         if window < FULL_FRAMES:
-            reason = suspect(
-                decoded.transcript.text, decoded.tokens, seconds, decoded.avg_logprob, self._window
-            )
+            reason = suspect(transcript.text, tokens, seconds, transcript.avg_logprob, self._window)
             if reason is not None:
                 WINDOW_FALLBACKS.labels(self._source.name, reason).inc()
-                log.debug("fitted window distrusted", reason=reason, text=decoded.transcript.text)
-                decoded = self._decode(features[:, :content], FULL_FRAMES, options, seconds)
-        return _unlooped(decoded.transcript)
+                log.debug("fitted window distrusted", reason=reason, seconds=round(seconds, 2))
+                transcript, _ = self._decode(features[:, :content], FULL_FRAMES, options, seconds)
+        return _unlooped(transcript)
 
     def _decode(
         self, features: np.ndarray, window: int, options: RecognitionOptions, seconds: float
-    ) -> _Decoded:
+    ) -> tuple[Transcript, int]:
         """Encodes ``window`` frames (the features, padded) and decodes them greedily or with the
-        beam, at most :func:`token_budget` tokens."""
+        beam, at most :func:`token_budget` tokens; returns the transcript and its token count."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -253,7 +243,7 @@ class WhisperRecognizer(Recognizer):
         transcript = Transcript(
             text, language, float(probability), words, avg_logprob, result.no_speech_prob
         )
-        return _Decoded(transcript, len(tokens), avg_logprob)
+        return transcript, len(tokens)
 
     def _long_form(self, audio: np.ndarray, options: RecognitionOptions) -> Transcript:
         """Audio over 30 s, which no utterance is: faster-whisper's own sliding windows."""
