@@ -8,8 +8,9 @@ dropped when the signals together mark it as unlikely speech:
 - a very low average log-probability alone (the decoder guessed every token);
 - a loop that survived the engine's guards (gzip ratio over 2.4);
 - a low voice-activity score over the utterance;
-- the same short text again within the last few results of the stream: a real speaker rarely
-  says the same short sentence twice in a row, a hallucination on steady noise often does.
+- the same short text again within the last few results of the stream, heard with less than
+  full confidence: a hallucination on steady noise often repeats itself ("I am a man." over
+  and over); a speaker who says the same thing again is heard clearly, and kept.
 
 The thresholds come from measurement (Whisper base; docs/security.md): on 240 utterances of 42
 synthetic voices in five languages, half with noise at 12 dB SNR, the no-speech probability was
@@ -31,7 +32,8 @@ UNSURE_NO_SPEECH, UNSURE_LOGPROB = 0.25, -0.8  # together
 VERY_LOW_LOGPROB = -1.5
 MIN_SPEECH_PROBABILITY = 0.5
 REPEAT_WINDOW = 4  # results of the stream compared
-SHORT_WORDS = 6  # a repeated text this short is suspect
+SHORT_WORDS = 6  # a repeated text this short is suspect ...
+CLEAR_NO_SPEECH, CLEAR_LOGPROB = 0.15, -0.6  # ... unless heard this clearly (speech p95)
 
 _WORD = re.compile(r"\w+")
 
@@ -62,8 +64,11 @@ class HallucinationFilter:
         """True if ``transcript`` should not reach the caller; finals are remembered."""
         why = reason(transcript, speech_probability)
         key = " ".join(_WORD.findall(transcript.text.lower()))
-        if why is None and final and len(key.split()) <= SHORT_WORDS and key in self._recent:
-            why = "repeated"
+        unsure = (
+            transcript.no_speech_prob > CLEAR_NO_SPEECH or transcript.avg_logprob < CLEAR_LOGPROB
+        )
+        if why is None and final and unsure and len(key.split()) <= SHORT_WORDS:
+            why = "repeated" if key in self._recent else None
         if final:
             self._recent.append(key)
         if why is not None:

@@ -48,13 +48,19 @@ async def test_speech_after_babble_still_comes_out_whole(stt_stub):
         assert wer(text, got) <= 0.35, (text, got)
 
 
-def test_the_same_short_result_again_is_dropped_but_long_ones_are_kept():
+def test_the_same_short_unsure_result_again_is_dropped_but_clear_or_long_ones_are_kept():
     unlikely = HallucinationFilter("test")
-    man = Transcript("I am a man.", "en", 1.0, avg_logprob=-0.4)
+    man = Transcript("I am a man.", "en", 1.0, avg_logprob=-0.7, no_speech_prob=0.2)
     assert not unlikely.dropped(man, 0.97, final=True)
     assert unlikely.dropped(man, 0.97, final=True)
-    assert unlikely.dropped(Transcript("i am a man", "en", 1.0), 0.97, final=True)
-    long = Transcript("We will meet again at the station at nine tomorrow.", "en", 1.0)
+    assert unlikely.dropped(Transcript("i am a man", "en", 1.0, (), -0.7, 0.2), 0.97, True)
+    # Said again, and heard clearly: a person repeating themselves.
+    clear = Transcript("Good morning, how are you today?", "en", 1.0, (), -0.1, 0.01)
+    assert not unlikely.dropped(clear, 0.9, final=True)
+    assert not unlikely.dropped(clear, 0.9, final=True)
+    long = Transcript(
+        "We will meet again at the station at nine tomorrow.", "en", 1.0, (), -0.7, 0.2
+    )
     assert not unlikely.dropped(long, 0.9, final=True)
     assert not unlikely.dropped(long, 0.9, final=True)
 
