@@ -277,6 +277,4 @@ class FanOut:
     def _to_all(self, members: list[Member], event: rooms_pb2.JoinResponse) -> None:
         for member in members:
             if member.participant_id in self._room.members:
-                copy = rooms_pb2.JoinResponse()
-                copy.CopyFrom(event)
-                self._room.send(member, copy)
+                self._room.send(member, event)

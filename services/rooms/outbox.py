@@ -54,7 +54,8 @@ class Outbox:
         return len(self._items)
 
     def put(self, event: rooms_pb2.JoinResponse | SerializedChunk) -> None:
-        """Queues ``event`` without waiting.
+        """Queues ``event`` without waiting. The event is never changed: one message may be
+        queued to every listener of a room.
 
         Raises:
             Stalled: if more than ``max_events`` non-audio events are waiting.
@@ -67,10 +68,15 @@ class Outbox:
             if self._audio > self._max_audio:
                 self._drop_oldest_audio()
         elif kind == "audio_end" and self.dropped:
-            event.audio_end.dropped_chunks = self.dropped
-        self._items.append(event)
-        if kind == "audio_end" and self.dropped:
-            self._items.append(self._drop_notice(event.audio_end.utterance_id))
+            # This listener's own copy says how many of its chunks were dropped.
+            own = rooms_pb2.JoinResponse()
+            own.CopyFrom(event)
+            own.audio_end.dropped_chunks = self.dropped
+            self._items.append(own)
+            self._items.append(self._drop_notice(own.audio_end.utterance_id))
+            event = None
+        if event is not None:
+            self._items.append(event)
         if len(self._items) - self._audio > self._max_events:
             raise Stalled(f"{len(self._items)} events unread")
         self._ready.set()

@@ -154,10 +154,9 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         """Tells every member the room closed, ends their streams and forgets the room."""
         members = list(room.members.values())
         self._registry.remove(room)
+        closed = rooms_pb2.JoinResponse(room_closed=rooms_pb2.RoomClosed(reason=reason))
         for member in members:
-            member.outbox.put(
-                rooms_pb2.JoinResponse(room_closed=rooms_pb2.RoomClosed(reason=reason))
-            )
+            room.send(member, closed)  # a stalled member is disconnected; the others are told
             self._leave(room, member, CLOSED, announce=False)
         self._fanouts.pop(room.room_id, None)
         log.info("room closed", room=room.room_id, reason=reason)
@@ -212,10 +211,11 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                 raise PermissionDenied(f"wrong join token for room {quoted(room.room_id)}")
         member = self._member(join)
         await self._directory.admit(room, member)
-        member.outbox.put(
+        room.send(
+            member,
             rooms_pb2.JoinResponse(
                 joined=rooms_pb2.Joined(participant_id=member.participant_id, room=room.to_proto())
-            )
+            ),
         )
         room.broadcast(
             rooms_pb2.JoinResponse(
@@ -258,23 +258,23 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         try:
             async for request in requests:
                 if isinstance(request, Unreadable):
-                    self._tell(member, f"{request.error()}: message ignored")
+                    self._tell(room, member, f"{request.error()}: message ignored")
                     continue
                 kind = request.WhichOneof("event")
                 if kind == "audio":
                     if self._draining:
                         continue  # the room is closing: nothing new is recognised
                     # Waits first: no chunk is taken ahead of the allowed pace.
-                    await self._pace(member, pacer, len(request.audio.data))
+                    await self._pace(room, member, pacer, len(request.audio.data))
                     self._speaker(room, member).feed(request.audio.data)
                 elif kind == "update_settings":
                     self._update(room, member, request.update_settings)
                 elif kind == "leave":
                     break
                 elif kind == "join":
-                    self._tell(member, "you are already in the room: JoinRoom ignored")
+                    self._tell(room, member, "you are already in the room: JoinRoom ignored")
                 else:
-                    self._tell(member, "empty JoinRequest ignored")
+                    self._tell(room, member, "empty JoinRequest ignored")
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             return
         # A cancelled call also ends the request stream, and its cancellation shows a moment
@@ -283,25 +283,26 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         if not context.cancelled():
             self._leave(room, member, LEFT)
 
-    async def _pace(self, member: Member, pacer: AudioPacer, size: int) -> None:
+    async def _pace(self, room: Room, member: Member, pacer: AudioPacer, size: int) -> None:
         """Holds back a participant who sends audio faster than real time (after a burst)."""
         delay = pacer.take(size)
         if not delay:
             return
         if pacer.throttled_s == delay:  # the first time: say so
             log.info("audio faster than real time: throttled", participant=member.participant_id)
-            member.outbox.put(
+            room.send(
+                member,
                 notice(
                     rooms_pb2.NOTICE_CODE_RATE_LIMITED,
                     "limit join_audio_burst_s: audio is arriving faster than real time; "
                     f"beyond {self._config.join_audio_burst_s:g} s ahead it is read at "
                     "real-time pace (PARLEY_ROOMS_JOIN_AUDIO_BURST_S)",
-                )
+                ),
             )
         await asyncio.sleep(delay)
 
-    def _tell(self, member: Member, message: str) -> None:
-        member.outbox.put(notice(rooms_pb2.NOTICE_CODE_INVALID_INPUT, message))
+    def _tell(self, room: Room, member: Member, message: str) -> None:
+        room.send(member, notice(rooms_pb2.NOTICE_CODE_INVALID_INPUT, message))
 
     def _update(self, room: Room, member: Member, update: rooms_pb2.UpdateSettings) -> None:
         try:
@@ -322,7 +323,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             if update.HasField("display_name"):
                 member.display_name = update.display_name.strip()[:64] or member.display_name
         except InvalidInput as exc:
-            self._tell(member, str(exc))
+            self._tell(room, member, str(exc))
             return
         room.broadcast(
             rooms_pb2.JoinResponse(

@@ -120,12 +120,10 @@ class Room:
                 raise exc
 
     def broadcast(self, event: rooms_pb2.JoinResponse, exclude: Member | None = None) -> None:
-        """Queues an event for every member but ``exclude``."""
+        """Queues one event for every member but ``exclude`` (outboxes never change it)."""
         for member in list(self.members.values()):
             if member is not exclude:
-                copy = rooms_pb2.JoinResponse()
-                copy.CopyFrom(event)
-                self.send(member, copy)
+                self.send(member, event)
 
     def others(self, member: Member) -> Iterable[Member]:
         return (m for m in list(self.members.values()) if m is not member)

@@ -26,6 +26,13 @@ from tests.speech import pcm16
 LOOPBACK = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that start the real engines are marked ``engines`` (see pyproject.toml)."""
+    for item in items:
+        if "engines" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.engines)
+
+
 @pytest.fixture(scope="session")
 async def engines():
     """STT, translation and TTS in one server; yields its address."""

@@ -21,6 +21,8 @@ from services.rooms.servicer import service as rooms_service
 from tests.rooms.conftest import Participant, join
 from tests.speech import silence, speak, wer
 
+pytestmark = pytest.mark.engines  # real STT processes
+
 LOOPBACK = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
 RECOGNIZE = "/parley.v1.SpeechToTextService/StreamingRecognize"
 WATCH = "/grpc.health.v1.Health/Watch"

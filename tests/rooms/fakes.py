@@ -1,0 +1,128 @@
+"""Scripted engine services for orchestration tests of the room service (never for a feature).
+
+:class:`ScriptedBackends` speaks the room service's Backends interface without any model:
+a participant's audio chunk ``b"SAY:<text>"`` is recognised as one utterance saying ``<text>``,
+translation prefixes the target language, synthesis streams a few chunks of silence. Every call
+is counted, and faults can be injected and synthesis held, so that tests of fan-out, outboxes,
+admission, stalled listeners, closing and shutdown run in milliseconds. What the engines
+really hear, translate and say is tested with the real engines elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import grpc
+
+from parley.v1 import audio_pb2, stt_pb2, translate_pb2, tts_pb2
+from tests.rooms.conftest import FakeRpcError
+
+SAY = b"SAY:"
+CHUNKS = 3  # audio chunks per synthesis
+CHUNK_BYTES = 640
+
+
+def said(text: str) -> bytes:
+    """The audio chunk a scripted speaker sends to say ``text``."""
+    return SAY + text.encode()
+
+
+class ScriptedBackends:
+    """Backends with scripted behaviour (see the module's doc).
+
+    Attributes:
+        calls: calls per method.
+        targets: the target languages of each translate call.
+        synthesized: the language of each synthesis, in order.
+        fail_translation / fail_synthesis: languages whose calls fail with UNAVAILABLE.
+        hold_synthesis: when set (cleared), each synthesis waits for it after its first chunk.
+    """
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.targets: list[list[str]] = []
+        self.synthesized: list[str] = []
+        self.fail_translation: set[str] = set()
+        self.fail_synthesis: set[str] = set()
+        self.hold_synthesis: asyncio.Event | None = None
+        self.recognizing = 0  # recognition streams open now
+
+    async def recognize(self, requests):
+        self.calls["recognize"] += 1
+        self.recognizing += 1
+        language, index = "en", 0
+        try:
+            async for request in requests:
+                if request.HasField("config"):
+                    language = request.config.language or "en"
+                    continue
+                data = request.audio.data
+                if not data.startswith(SAY):
+                    continue
+                uid = f"u{index}"
+                index += 1
+                yield stt_pb2.StreamingRecognizeResponse(
+                    speech_event=stt_pb2.SpeechEvent(
+                        type=stt_pb2.SPEECH_EVENT_TYPE_SPEECH_STARTED, utterance_id=uid
+                    )
+                )
+                yield stt_pb2.StreamingRecognizeResponse(
+                    speech_event=stt_pb2.SpeechEvent(
+                        type=stt_pb2.SPEECH_EVENT_TYPE_SPEECH_ENDED, utterance_id=uid
+                    )
+                )
+                yield stt_pb2.StreamingRecognizeResponse(
+                    result=stt_pb2.RecognitionResult(
+                        utterance_id=uid,
+                        is_final=True,
+                        stability=1.0,
+                        text=data[len(SAY) :].decode(),
+                        language=language,
+                    )
+                )
+        finally:
+            self.recognizing -= 1
+
+    async def translate(self, request, deadline_s):
+        self.calls["translate"] += 1
+        self.targets.append(list(request.target_languages))
+        failing = [t for t in request.target_languages if t in self.fail_translation]
+        if failing:
+            raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, f"injected failure: {failing[0]}")
+        return translate_pb2.TranslateResponse(
+            translations=[
+                translate_pb2.Translation(
+                    text_index=0,
+                    target_language=target,
+                    text=f"{target}: {request.texts[0]}",
+                    route=translate_pb2.Route(summary=f"{request.source_language}>{target}"),
+                )
+                for target in request.target_languages
+            ]
+        )
+
+    async def synthesize(self, request, deadline_s):
+        language = request.voice.language
+        self.calls["synthesize"] += 1
+        self.synthesized.append(language)
+        if language in self.fail_synthesis:
+            raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, f"injected failure: {language}")
+        fmt = request.audio_format
+        for sequence in range(CHUNKS):
+            reply = tts_pb2.StreamingSynthesizeResponse(audio=bytes(CHUNK_BYTES))
+            if sequence == 0:
+                reply.audio_format.CopyFrom(
+                    audio_pb2.AudioFormat(
+                        encoding=fmt.encoding or audio_pb2.AUDIO_ENCODING_LINEAR16,
+                        sample_rate_hz=fmt.sample_rate_hz or 16_000,
+                        channels=1,
+                    )
+                )
+                reply.voice.name = f"scripted:{language}"
+            yield reply
+            if sequence == 0 and self.hold_synthesis is not None:
+                await self.hold_synthesis.wait()
+
+    async def close(self) -> None:
+        pass
