@@ -45,10 +45,10 @@ from parley.logs import get_logger
 from parley.v1 import rooms_pb2
 from services.rooms.backends import Backends
 from services.rooms.config import RoomsConfig
-from services.rooms.directory import CloseLocal, OnStalled
 from services.rooms.fanout import FanOut, Utterance
 from services.rooms.outbox import Outbox
-from services.rooms.state import Member, Room, RoomRegistry
+from services.rooms.registry import RoomRegistry
+from services.rooms.room import Member, Room
 
 log = get_logger(__name__)
 
@@ -229,12 +229,10 @@ class ClusterFanOut(FanOut):
 class RedisDirectory:
     """Rooms, members and events shared through Redis (see the module's docstring)."""
 
-    def __init__(self, config: RoomsConfig, close_local: CloseLocal, on_stalled: OnStalled):
+    def __init__(self, config: RoomsConfig) -> None:
         self.registry: RoomRegistry = _ClusterRegistry(config)
         self.replica_id = secrets.token_hex(6)
         self._config = config
-        self._close_local = close_local
-        self._on_stalled = on_stalled
         self._redis = aioredis.from_url(config.redis_url, decode_responses=True)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._subscribed: set[str] = set()
@@ -309,7 +307,7 @@ class RedisDirectory:
     ) -> Room:
         existing = self._local(room_id) if room_id else None
         if existing is not None and not existing.members:
-            self.registry.remove(existing)  # a cached copy: Redis says whether it exists
+            existing.close("the room was closed")  # a cached copy: Redis says whether it exists
         room = self.registry.create(
             room_id, name, max_participants, empty_timeout_s, max_utterance_ms, open_room
         )
@@ -355,12 +353,12 @@ class RedisDirectory:
         local = self._local(room_id)
         if not record:
             if local is not None:
-                self._close_local(local, "the room was closed")
+                local.close("the room was closed")
             raise NotFound(f"no room {quoted(room_id)}")
         if local is not None:
             if local.join_token == record["join_token"]:
                 return local
-            self._close_local(local, "the room was closed")  # a namesake replaced it
+            local.close("the room was closed")  # a namesake replaced it
         room = self.registry.create(
             room_id,
             record["name"],
@@ -398,7 +396,7 @@ class RedisDirectory:
             if not self._joining[room.room_id]:
                 del self._joining[room.room_id]
         if result[0] == -1:
-            self._close_local(room, "the room was closed")
+            room.close("the room was closed")
             raise NotFound(f"no room {quoted(room.room_id)}")
         if result[0] == 0:
             raise LimitExceeded(
@@ -417,9 +415,11 @@ class RedisDirectory:
                 if pid not in room.members
             }
 
-    def discharge(self, room: Room, member: Member, reason: int) -> bool:
-        if not self.registry.discharge(room, member):
-            return False
+    # -- RoomEvents of this replica's rooms -------------------------------------------------
+
+    def left(self, room: Room, member: Member, reason: int) -> None:
+        """Forgets the member's record in Redis and tells the other replicas."""
+        self.registry.left(room, member, reason)
         participant = member.to_proto()
         last_here = "1" if not room.members else "0"
         if reason == rooms_pb2.LEAVE_REASON_ROOM_CLOSED:
@@ -440,7 +440,9 @@ class RedisDirectory:
                 await self._publish_now(room.room_id, self._left(participant, reason))
 
         self._writes.put_nowait(write)
-        return True
+
+    def closed(self, room: Room) -> None:
+        self.registry.closed(room)
 
     def discharge_record(self, room_id: str, participant_id: str) -> None:
         """Forgets a participant's record (admitted in Redis, then refused here)."""
@@ -487,7 +489,7 @@ class RedisDirectory:
             await self._publish_now(room.room_id, {"kind": "closed", "reason": reason})
         except RedisError as exc:
             raise self._unavailable(exc) from exc
-        here = self._close_local(room, reason)
+        here = room.close(reason)
         return max(count, here)
 
     def fanout(self, room: Room, backends: Backends, timeout_s: float) -> FanOut:
@@ -575,7 +577,7 @@ class RedisDirectory:
             return
         kind = message["kind"]
         if kind == "closed":
-            self._close_local(room, message["reason"])
+            room.close(message["reason"])
         elif kind == "event":
             self._remote_event(room, rooms_pb2.JoinResponse.FromString(b64(message["event"])))
         elif kind == "partial":
@@ -648,7 +650,7 @@ class RedisDirectory:
         queue = room.remote_speakers.get(pid)
         if queue is None:
             queue = room.remote_speakers[pid] = asyncio.Queue()
-            self._tasks.append(asyncio.create_task(self._deliver_remote(room, pid, queue)))
+            room.tasks.spawn(self._deliver_remote(room, pid, queue), f"deliver from {pid}")
         queue.put_nowait(utterance)
 
     async def _deliver_remote(self, room: ClusterRoom, pid: str, queue: asyncio.Queue) -> None:
@@ -697,7 +699,7 @@ class RedisDirectory:
             for member in list(room.members.values()):
                 result = await self._admit_script(room, member)
                 if result[0] == -1:
-                    self._close_local(room, "the room was closed")
+                    room.close("the room was closed")
                     break
                 if result[0] == 1:
                     joined = rooms_pb2.JoinResponse(
@@ -768,7 +770,7 @@ class RedisDirectory:
             return None
 
     def _adopt(self, room: Room) -> None:
-        room.on_stalled = self._on_stalled
+        room.events = self
         if isinstance(room, ClusterRoom):
             room.directory = self
 

@@ -2,21 +2,19 @@
 through a :class:`Directory`: :class:`LocalDirectory` keeps them in this process (the default);
 ``services.rooms.cluster.RedisDirectory`` shares them between room-service replicas through
 Redis (``PARLEY_ROOMS_REDIS_URL``). Either way the servicer works on local :class:`Room` objects
-holding the members connected to this process."""
+holding the members connected to this process; a room tells its directory of departures and of
+its end (``RoomEvents``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from parley.v1 import rooms_pb2
 from services.rooms.backends import Backends
 from services.rooms.config import RoomsConfig
 from services.rooms.fanout import FanOut
-from services.rooms.state import Member, Room, RoomRegistry
-
-CloseLocal = Callable[[Room, str], int]
-OnStalled = Callable[[Room, Member], None]
+from services.rooms.registry import RoomRegistry
+from services.rooms.room import Member, Room
 
 
 class Directory(Protocol):
@@ -47,9 +45,6 @@ class Directory(Protocol):
     async def admit(self, room: Room, member: Member) -> None:
         """Adds a member. Raises LimitExceeded if the room is full."""
 
-    def discharge(self, room: Room, member: Member, reason: int) -> bool:
-        """Removes a member who left for ``reason``; False if it was not there."""
-
     async def describe(self, room_id: str) -> rooms_pb2.Room:
         """The room with every participant. Raises NotFound."""
 
@@ -66,10 +61,8 @@ class Directory(Protocol):
 class LocalDirectory:
     """Rooms in this process only."""
 
-    def __init__(self, config: RoomsConfig, close_local: CloseLocal, on_stalled: OnStalled):
+    def __init__(self, config: RoomsConfig) -> None:
         self.registry = RoomRegistry(config)
-        self._close_local = close_local
-        self._on_stalled = on_stalled
 
     async def start(self, backends: Backends) -> None:
         pass
@@ -78,18 +71,13 @@ class LocalDirectory:
         pass
 
     async def create(self, *args, **kwargs) -> Room:
-        room = self.registry.create(*args, **kwargs)
-        room.on_stalled = self._on_stalled
-        return room
+        return self.registry.create(*args, **kwargs)
 
     async def find(self, room_id: str) -> Room:
         return self.registry.get(room_id)
 
     async def admit(self, room: Room, member: Member) -> None:
         self.registry.admit(room, member)
-
-    def discharge(self, room: Room, member: Member, reason: int) -> bool:
-        return self.registry.discharge(room, member)
 
     async def describe(self, room_id: str) -> rooms_pb2.Room:
         return self.registry.get(room_id).to_proto()
@@ -98,18 +86,16 @@ class LocalDirectory:
         return [room.to_proto() for room in self.registry.list()]
 
     async def close(self, room: Room, reason: str) -> int:
-        return self._close_local(room, reason)
+        return room.close(reason)
 
     def fanout(self, room: Room, backends: Backends, timeout_s: float) -> FanOut:
         return FanOut(room, backends, timeout_s)
 
 
-def make_directory(
-    config: RoomsConfig, close_local: CloseLocal, on_stalled: OnStalled
-) -> Directory:
+def make_directory(config: RoomsConfig) -> Directory:
     """The directory the settings ask for: Redis when ``redis_url`` is set, else local."""
     if config.redis_url:
         from services.rooms.cluster import RedisDirectory
 
-        return RedisDirectory(config, close_local, on_stalled)
-    return LocalDirectory(config, close_local, on_stalled)
+        return RedisDirectory(config)
+    return LocalDirectory(config)

@@ -23,7 +23,7 @@ from parley.rpc import audio_format_to_proto, duration
 from parley.v1 import rooms_pb2, translate_pb2, tts_pb2
 from services.rooms.backends import Backends
 from services.rooms.outbox import SerializedChunk
-from services.rooms.state import Member, Room
+from services.rooms.room import Member, Room
 
 log = get_logger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 
@@ -36,17 +37,15 @@ from services.rooms import SERVICE_NAME
 from services.rooms.backends import Backends, GrpcBackends
 from services.rooms.config import RoomsConfig
 from services.rooms.directory import make_directory
-from services.rooms.fanout import FanOut, notice
+from services.rooms.fanout import notice
 from services.rooms.outbox import Outbox, SerializedChunk
-from services.rooms.speaker import SpeakerStream
-from services.rooms.state import Member, Room, check_language
+from services.rooms.room import DISCONNECTED, LEFT, Member, Room, check_language
+from services.rooms.speech import RoomSpeech
 
 log = get_logger(__name__)
 
 MAX_NAME_CHARS = 200  # a room's name, a closing reason
-LEFT = rooms_pb2.LEAVE_REASON_LEFT
-DISCONNECTED = rooms_pb2.LEAVE_REASON_DISCONNECTED
-CLOSED = rooms_pb2.LEAVE_REASON_ROOM_CLOSED
+CANCELLATION_S = 0.2  # how long after a request stream ends gRPC may report its cancellation
 
 
 class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
@@ -55,22 +54,20 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     def __init__(self, config: RoomsConfig) -> None:
         self._config = config
         # Where rooms live: this process, or Redis shared with other replicas.
-        self._directory = make_directory(config, self.close_room, self._stalled)
-        self._registry = self._directory.registry  # this process's rooms
-        self._backends: Backends | None = None
-        self._fanouts: dict[str, FanOut] = {}
-        self._speakers: dict[str, SpeakerStream] = {}
-        self._background: set[asyncio.Task] = set()
+        self.directory = make_directory(config)
+        self._registry = self.directory.registry  # this process's rooms
         self._draining = False
 
-    def _spawn(self, coroutine) -> None:
-        """Runs a coroutine in the background, holding a reference until it is done."""
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def start(self, backends: Backends) -> None:
+        """Gives every room its speech over ``backends`` and starts the directory."""
+        config, directory = self._config, self.directory
 
-    def use_backends(self, backends: Backends) -> None:
-        self._backends = backends
+        def speech_for(room: Room) -> RoomSpeech:
+            fanout = directory.fanout(room, backends, config.backend_timeout_s)
+            return RoomSpeech(room, backends, fanout, config.stt_model, config.backend_timeout_s)
+
+        self._registry.speech_for = speech_for
+        await directory.start(backends)
 
     def _check_create(self, request) -> None:
         """Refuses a CreateRoom whose sizes pass this server's limits (see docs/security.md).
@@ -98,7 +95,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         try:
             self._check_create(request)
             limits = request.limits
-            room = await self._directory.create(
+            room = await self.directory.create(
                 request.room_id,
                 request.name,
                 limits.max_participants,
@@ -108,12 +105,11 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             )
         except ParleyError as exc:
             await abort_with(context, exc)
-        room.on_stalled = self._stalled
         return rooms_pb2.CreateRoomResponse(room=room.to_proto(), join_token=room.join_token)
 
     async def GetRoom(self, request, context):
         try:
-            room = await self._directory.describe(request.room_id)
+            room = await self.directory.describe(request.room_id)
         except ParleyError as exc:
             await abort_with(context, exc)
         return rooms_pb2.GetRoomResponse(room=room)
@@ -123,7 +119,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             await abort_with(context, InvalidInput("page_size must be between 0 and 1000"))
         size = request.page_size or 100
         try:
-            rooms = await self._directory.list()
+            rooms = await self.directory.list()
         except ParleyError as exc:
             await abort_with(context, exc)
         start = 0
@@ -144,23 +140,11 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             if len(request.reason) > MAX_NAME_CHARS:
                 raise InvalidInput(f"reason is {len(request.reason):,} characters; the limit is "
                                    f"{MAX_NAME_CHARS}")  # fmt: skip
-            room = await self._directory.find(request.room_id)
-            count = await self._directory.close(room, request.reason or "closed by the server")
+            room = await self.directory.find(request.room_id)
+            count = await self.directory.close(room, request.reason or "closed by the server")
         except ParleyError as exc:
             await abort_with(context, exc)
         return rooms_pb2.CloseRoomResponse(participants_disconnected=count)
-
-    def close_room(self, room: Room, reason: str) -> int:
-        """Tells every member the room closed, ends their streams and forgets the room."""
-        members = list(room.members.values())
-        self._registry.remove(room)
-        closed = rooms_pb2.JoinResponse(room_closed=rooms_pb2.RoomClosed(reason=reason))
-        for member in members:
-            room.send(member, closed)  # a stalled member is disconnected; the others are told
-            self._leave(room, member, CLOSED, announce=False)
-        self._fanouts.pop(room.room_id, None)
-        log.info("room closed", room=room.room_id, reason=reason)
-        return len(members)
 
     async def Join(
         self, request_iterator: AsyncIterator[rooms_pb2.JoinRequest], context
@@ -176,7 +160,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             room, member = await self._admit(first)
         except ParleyError as exc:
             await abort_with(context, exc)
-        reader = asyncio.create_task(self._read(room, member, request_iterator, context))
+        reader = room.tasks.spawn(self._read(room, member, request_iterator, context), "read")
         reason = DISCONNECTED
         try:
             while (event := await member.outbox.get()) is not None:
@@ -184,23 +168,22 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             reason = LEFT
         finally:
             reader.cancel()
-            self._leave(room, member, reason)
+            room.leave(member, reason)
 
     async def _admit(self, first: rooms_pb2.JoinRequest) -> tuple[Room, Member]:
         if not first.HasField("join"):
             raise OutOfOrder("the first message of Join must be a JoinRoom")
         join = first.join
         try:
-            room = await self._directory.find(join.room_id)
+            room = await self.directory.find(join.room_id)
         except NotFound:
             if not (join.create_if_missing and self._config.allow_create_on_join):
                 raise
             # Nobody would know the token of a room made this way: it is open.
             try:
-                room = await self._directory.create(join.room_id, open_room=True)
+                room = await self.directory.create(join.room_id, open_room=True)
             except AlreadyExists:  # another replica made it a moment ago
-                room = await self._directory.find(join.room_id)
-            room.on_stalled = self._stalled
+                room = await self.directory.find(join.room_id)
         if not room.open:
             if not join.join_token:
                 raise PermissionDenied(
@@ -210,20 +193,8 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             if not secrets.compare_digest(join.join_token, room.join_token):
                 raise PermissionDenied(f"wrong join token for room {quoted(room.room_id)}")
         member = self._member(join)
-        await self._directory.admit(room, member)
-        room.send(
-            member,
-            rooms_pb2.JoinResponse(
-                joined=rooms_pb2.Joined(participant_id=member.participant_id, room=room.to_proto())
-            ),
-        )
-        room.broadcast(
-            rooms_pb2.JoinResponse(
-                participant_joined=rooms_pb2.ParticipantJoined(participant=member.to_proto())
-            ),
-            exclude=member,
-        )
-        log.info("participant joined", room=room.room_id, participant=member.participant_id)
+        await self.directory.admit(room, member)
+        room.welcome(member)
         return room, member
 
     def _member(self, join: rooms_pb2.JoinRoom) -> Member:
@@ -266,9 +237,13 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                         continue  # the room is closing: nothing new is recognised
                     # Waits first: no chunk is taken ahead of the allowed pace.
                     await self._pace(room, member, pacer, len(request.audio.data))
-                    self._speaker(room, member).feed(request.audio.data)
+                    if room.speech is not None:
+                        room.speech.feed(member, request.audio.data)
                 elif kind == "update_settings":
-                    self._update(room, member, request.update_settings)
+                    try:
+                        room.update(member, request.update_settings)
+                    except InvalidInput as exc:
+                        self._tell(room, member, str(exc))
                 elif kind == "leave":
                     break
                 elif kind == "join":
@@ -277,11 +252,16 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                     self._tell(room, member, "empty JoinRequest ignored")
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             return
-        # A cancelled call also ends the request stream, and its cancellation shows a moment
-        # later: wait for it before taking the end as a half-close (a deliberate leave).
-        await asyncio.sleep(0.1)
+        # The request stream ended: a half-close (a deliberate leave), or a cancelled call,
+        # whose cancellation gRPC reports a moment after ending the stream. Nothing in the
+        # protocol says that a half-close is not a cancellation on its way, so the call's end
+        # is awaited for a bounded moment; a cancelled call ends here at once.
+        ended = asyncio.Event()
+        context.add_done_callback(lambda _context: ended.set())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ended.wait(), CANCELLATION_S)
         if not context.cancelled():
-            self._leave(room, member, LEFT)
+            room.leave(member, LEFT)
 
     async def _pace(self, room: Room, member: Member, pacer: AudioPacer, size: int) -> None:
         """Holds back a participant who sends audio faster than real time (after a burst)."""
@@ -304,72 +284,6 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     def _tell(self, room: Room, member: Member, message: str) -> None:
         room.send(member, notice(rooms_pb2.NOTICE_CODE_INVALID_INPUT, message))
 
-    def _update(self, room: Room, member: Member, update: rooms_pb2.UpdateSettings) -> None:
-        try:
-            if update.HasField("listen_language"):
-                member.listen_language = check_language(update.listen_language, "listen_language")
-            if update.HasField("speak_language"):
-                if update.speak_language:
-                    check_language(update.speak_language, "speak_language")
-                member.speak_language = update.speak_language
-                speaker = self._speakers.get(member.participant_id)
-                if speaker:  # the next utterance opens a stream with the new language
-                    self._spawn(speaker.finish())
-                    self._speakers.pop(member.participant_id, None)
-            if update.HasField("muted"):
-                member.muted = update.muted
-            if update.HasField("delivery"):
-                member.delivery = update.delivery
-            if update.HasField("display_name"):
-                member.display_name = update.display_name.strip()[:64] or member.display_name
-        except InvalidInput as exc:
-            self._tell(room, member, str(exc))
-            return
-        room.broadcast(
-            rooms_pb2.JoinResponse(
-                participant_updated=rooms_pb2.ParticipantUpdated(participant=member.to_proto())
-            )
-        )
-
-    def _speaker(self, room: Room, member: Member) -> SpeakerStream:
-        speaker = self._speakers.get(member.participant_id)
-        if speaker is None:
-            assert self._backends is not None, "backends are set when the server starts"
-            fanout = self._fanouts.get(room.room_id)
-            if fanout is None or fanout._room is not room:  # not one of a removed namesake
-                fanout = self._directory.fanout(
-                    room, self._backends, self._config.backend_timeout_s
-                )
-                self._fanouts[room.room_id] = fanout
-            speaker = SpeakerStream(room, member, self._backends, fanout, self._config.stt_model)
-            self._speakers[member.participant_id] = speaker
-        return speaker
-
-    def _leave(self, room: Room, member: Member, reason: int, announce: bool = True) -> None:
-        speaker = self._speakers.pop(member.participant_id, None)
-        if speaker is not None:
-            # What they already said still reaches the others.
-            self._spawn(speaker.finish())
-        left = self._directory.discharge(room, member, reason)
-        fanout = self._fanouts.get(room.room_id)
-        if not room.members and fanout is not None and fanout._room is room:
-            # The last one out: the room may now be removed, and its fan-out with it.
-            del self._fanouts[room.room_id]
-        if not left:
-            return
-        log.info("participant left", room=room.room_id, participant=member.participant_id)
-        if announce:
-            room.broadcast(
-                rooms_pb2.JoinResponse(
-                    participant_left=rooms_pb2.ParticipantLeft(
-                        participant=member.to_proto(), reason=reason
-                    )
-                )
-            )
-
-    def _stalled(self, room: Room, member: Member) -> None:
-        self._leave(room, member, DISCONNECTED)
-
     async def drain(self) -> None:
         """On shutdown: every member is told, what is being said is recognised and delivered
         (for up to ``drain_timeout_s``), then every room closes with a reason."""
@@ -383,26 +297,24 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                     "the room closes",
                 )
             )
-        speakers, self._speakers = dict(self._speakers), {}
-        finishing = {asyncio.ensure_future(s.finish()): s for s in speakers.values()}
-        if finishing:
-            _, late = await asyncio.wait(finishing, timeout=self._config.drain_timeout_s)
-            for task in late:
-                task.cancel()
-                finishing[task].cancel()
-            if late:
-                log.warning("speech in progress dropped at shutdown", speakers=len(late))
-                for room in rooms:
-                    room.broadcast(
-                        notice(
-                            rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
-                            f"{len(late)} speaker(s) were cut off: what they were saying could "
-                            "not be delivered before the shutdown",
-                            severity=rooms_pb2.NOTICE_SEVERITY_ERROR,
-                        )
+        timeout = self._config.drain_timeout_s
+        lates = await asyncio.gather(
+            *(room.speech.finish_all(timeout) for room in rooms if room.speech is not None)
+        )
+        late = sum(lates)
+        if late:
+            log.warning("speech in progress dropped at shutdown", speakers=late)
+            for room in rooms:
+                room.broadcast(
+                    notice(
+                        rooms_pb2.NOTICE_CODE_SHUTTING_DOWN,
+                        f"{late} speaker(s) were cut off: what they were saying could not be "
+                        "delivered before the shutdown",
+                        severity=rooms_pb2.NOTICE_SEVERITY_ERROR,
                     )
+                )
         for room in rooms:
-            self.close_room(room, "the server is shutting down")
+            room.close("the server is shutting down")
 
 
 def _address(server: ParleyServer, configured: str, service: str, variable: str) -> str:
@@ -449,10 +361,12 @@ def service(config: RoomsConfig, backends: Backends | None = None) -> Service:
     """The service as a server hosts it. ``backends`` replaces the gRPC clients (tests)."""
     servicer = RoomServicer(config)
 
+    state: dict[str, Backends] = {}
+
     async def start(server: ParleyServer) -> None:
         if backends is not None:
-            servicer.use_backends(backends)
-            await servicer._directory.start(backends)
+            state["backends"] = backends
+            await servicer.start(backends)
             return
         peers = [
             (config.stt_address, "SpeechToTextService", "PARLEY_STT_ADDRESS"),
@@ -460,15 +374,15 @@ def service(config: RoomsConfig, backends: Backends | None = None) -> Service:
             (config.tts_address, "TextToSpeechService", "PARLEY_TTS_ADDRESS"),
         ]
         addresses = [_address(server, *peer) for peer in peers]
-        servicer.use_backends(
-            GrpcBackends(*addresses, options=_backend_security(config, server, addresses))
+        state["backends"] = GrpcBackends(
+            *addresses, options=_backend_security(config, server, addresses)
         )
-        await servicer._directory.start(servicer._backends)
+        await servicer.start(state["backends"])
 
     async def stop() -> None:
-        await servicer._directory.stop()
-        if servicer._backends is not None:
-            await servicer._backends.close()
+        await servicer.directory.stop()
+        if "backends" in state:
+            await state["backends"].close()
 
     return Service(
         name=SERVICE_NAME,

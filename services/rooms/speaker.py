@@ -15,7 +15,8 @@ from parley.rpc import audio_format_to_proto
 from parley.v1 import audio_pb2, rooms_pb2, stt_pb2
 from services.rooms.backends import Backends
 from services.rooms.fanout import FanOut, Utterance, notice
-from services.rooms.state import Member, Room
+from services.rooms.room import Member, Room
+from services.rooms.tasks import TaskOwner
 
 log = get_logger(__name__)
 
@@ -41,12 +42,15 @@ class AudioClock:
 
 
 class SpeakerStream:
-    """Recognition and in-order delivery for one member."""
+    """Recognition and in-order delivery for one member. Its tasks are ``tasks``' (the
+    room's): the delivery of its utterances, and a recognition stream while there is speech."""
 
     def __init__(
-        self, room: Room, member: Member, backends: Backends, fanout: FanOut, model: str
-    ) -> None:
+        self, room: Room, member: Member, backends: Backends, fanout: FanOut, model: str,
+        tasks: TaskOwner,
+    ) -> None:  # fmt: skip
         self._room = room
+        self._tasks = tasks
         self._member = member
         self._backends = backends
         self._fanout = fanout
@@ -60,21 +64,26 @@ class SpeakerStream:
         self._ended_at: dict[str, float] = {}
         self._recognizer: asyncio.Task | None = None
         self._refused = False  # the recogniser refused this member's settings
-        self._deliverer = asyncio.create_task(self._deliver())
+        self._deliverer = tasks.spawn(self._deliver(), "deliver")
 
     def feed(self, data: bytes) -> None:
         """Takes the member's next audio (ignored while muted)."""
         if self._member.muted or not data or self._refused:
             return
         if self._recognizer is None or self._recognizer.done():
-            self._recognizer = asyncio.create_task(self._recognize())
+            self._recognizer = self._tasks.spawn(self._recognize(), "recognize")
         self._audio.put_nowait(data)
 
-    async def finish(self) -> None:
-        """Ends the stream after the audio received so far is recognised and delivered."""
+    async def finish(self, timeout_s: float) -> None:
+        """Ends the stream after the audio received so far is recognised and delivered. A
+        recognition service that has not answered within ``timeout_s`` is given up on (what it
+        had answered is still delivered)."""
         self._audio.put_nowait(None)
         if self._recognizer is not None:
-            await asyncio.gather(self._recognizer, return_exceptions=True)
+            _, late = await asyncio.wait([self._recognizer], timeout=timeout_s)
+            if late:
+                log.warning("recognition did not finish: given up", timeout_s=timeout_s)
+                self._recognizer.cancel()
         self._finals.put_nowait(None)
         await asyncio.gather(self._deliverer, return_exceptions=True)
 

@@ -37,6 +37,8 @@ class ScriptedBackends:
         synthesized: the language of each synthesis, in order.
         fail_translation / fail_synthesis: languages whose calls fail with UNAVAILABLE.
         hold_synthesis: when set (cleared), each synthesis waits for it after its first chunk.
+        stuck_recognition: recognition streams never end, even after the audio does (a
+            recognition service that hangs).
     """
 
     def __init__(self) -> None:
@@ -46,11 +48,14 @@ class ScriptedBackends:
         self.fail_translation: set[str] = set()
         self.fail_synthesis: set[str] = set()
         self.hold_synthesis: asyncio.Event | None = None
+        self.stuck_recognition = False
         self.recognizing = 0  # recognition streams open now
+        self.no_recognition = asyncio.Event()  # set whenever no recognition stream is open
 
     async def recognize(self, requests):
         self.calls["recognize"] += 1
         self.recognizing += 1
+        self.no_recognition.clear()
         language, index = "en", 0
         try:
             async for request in requests:
@@ -81,8 +86,12 @@ class ScriptedBackends:
                         language=language,
                     )
                 )
+            if self.stuck_recognition:
+                await asyncio.Event().wait()  # never set: hangs until cancelled
         finally:
             self.recognizing -= 1
+            if not self.recognizing:
+                self.no_recognition.set()
 
     async def translate(self, request, deadline_s):
         self.calls["translate"] += 1

@@ -646,7 +646,9 @@ async def test_a_room_created_again_after_removal_delivers_to_its_new_members():
             for client in (first, second):
                 client.close()
                 await client.reader
-            await _until(lambda: "again" not in [r.room_id for r in servicer._registry.list()])
+            await _until(
+                lambda: "again" not in [r.room_id for r in servicer.directory.registry.list()]
+            )
             await create(request)
             speaker, listener = await _control_pair(channel, "again", create=False)
             speaker.audio(b"hello again!")

@@ -40,6 +40,7 @@ async def rooms(backends: ScriptedBackends | None = None, **settings):
         ):
             stub = rooms_pb2_grpc.RoomServiceStub(channel)
             stub.slow = rooms_pb2_grpc.RoomServiceStub(slow)
+            stub.servicer = hosted.drain.__self__  # the RoomServicer, to look at its rooms
             yield stub, backends, server
 
 
@@ -263,3 +264,21 @@ async def test_shutdown_finishes_what_is_being_delivered_then_closes_every_room(
         kinds = [e.WhichOneof("event") for e in luis.events]
         assert kinds.index("audio_end") < kinds.index("room_closed")
         assert [c.text for c in luis.finals()] == ["es: Last words"]
+
+
+async def test_a_recognition_service_that_hangs_cannot_hold_a_leaving_speaker():
+    backends = ScriptedBackends()
+    backends.stuck_recognition = True
+    async with rooms(backends, backend_timeout_s=0.5) as (stub, _, _):
+        room_id = await open_room(stub)
+        ann = await enter(stub, room_id, "Ann", "en", "en")
+        luis = await enter(stub, room_id, "Luis", "es", "es")
+        say(ann, "Before I go")
+        await luis.wait_for(lambda _: luis.finals(), within_s=10)
+        ann.leave()
+        await luis.wait_for(lambda _: luis.of("participant_left"), within_s=10)
+        # The last words were delivered, and the hung recognition was given up on.
+        await asyncio.wait_for(backends.no_recognition.wait(), timeout=5)
+        (live,) = [r for r in stub.servicer.directory.registry.list() if r.room_id == room_id]
+        assert len(live.speech) == 0
+        await luis.close()

@@ -35,28 +35,24 @@ async def serving_rooms(engines_address: str, backends=None, **settings):
 
 
 async def leftovers(servicer: RoomServicer, room_ids: set[str], within_s: float = 5.0) -> list:
-    """What the servicer still holds of ``room_ids`` (members, speaker streams, fan-outs) once
-    the background work of the last leave had ``within_s`` to finish; empty when nothing."""
-    found: list = []
-    for _ in range(int(within_s * 10)):
-        found = [
-            *(
-                f"member {m.participant_id} of {r.room_id}"
-                for r in servicer._registry.list()
-                if r.room_id in room_ids
-                for m in r.members.values()
-            ),
-            *(
-                f"speaker stream {pid} of {s._room.room_id}"
-                for pid, s in servicer._speakers.items()
-                if s._room.room_id in room_ids
-            ),
-            *(f"fan-out of {room}" for room in servicer._fanouts if room in room_ids),
-        ]
-        if not found:
-            return []
-        await asyncio.sleep(0.1)
-    return found
+    """What the servicer's rooms of ``room_ids`` still hold (members, speaker streams, tasks)
+    once the work of the last leave has ended (within ``within_s``); empty when nothing."""
+    rooms = [r for r in servicer.directory.registry.list() if r.room_id in room_ids]
+    try:
+        async with asyncio.timeout(within_s):
+            for room in rooms:
+                await room.tasks.idle()
+    except TimeoutError:
+        pass
+    return [
+        *(f"member {m.participant_id} of {r.room_id}" for r in rooms for m in r.members.values()),
+        *(
+            f"speaker streams of {r.room_id}"
+            for r in rooms
+            if r.speech is not None and len(r.speech)
+        ),
+        *(f"{len(r.tasks)} task(s) of {r.room_id}" for r in rooms if len(r.tasks)),
+    ]
 
 
 def _person(room: str, name: str, pid: str, listen: str = "es") -> soak.Person:
@@ -104,5 +100,5 @@ async def test_short_soak_loses_nothing(engines):
         failures = {k: v for k, v in t.notices.items() if k != "NOTICE_CODE_UNSPECIFIED"}
         assert not failures, failures
         assert await leftovers(servicer, {"ci-soak-0", "ci-soak-1"}) == []
-        room = servicer._registry.get("ci-soak-0").to_proto()
+        room = servicer.directory.registry.get("ci-soak-0").to_proto()
         assert isinstance(room, rooms_pb2.Room) and not room.participants
