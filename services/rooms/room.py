@@ -11,6 +11,7 @@ process, or Redis shared by replicas) hears of departures and of the end through
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterable
@@ -113,9 +114,11 @@ class Room:
     events: RoomEvents | None = None
     speech: RoomSpeech | None = None
     tasks: TaskOwner = field(init=False)
+    ended: asyncio.Event = field(init=False)  # set once the room has closed
 
     def __post_init__(self) -> None:
         self.tasks = TaskOwner(f"room {self.room_id}")
+        self.ended = asyncio.Event()
 
     def to_proto(self) -> rooms_pb2.Room:
         created = Timestamp()
@@ -244,5 +247,6 @@ class Room:
         self.tasks.cancel_soon()
         if self.events is not None:
             self.events.closed(self)
+        self.ended.set()
         log.info("room closed", room=self.room_id, reason=reason)
         return len(members)

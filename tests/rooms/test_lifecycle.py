@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
-from google.protobuf.duration_pb2 import Duration
 
 from parley.v1 import audio_pb2, rooms_pb2
 from tests.rooms.conftest import Participant, join, room_server
@@ -128,27 +125,6 @@ async def test_full_room_and_create_if_missing(engines):
         assert joined[0].room.room_id == "fresh" and joined[0].room.open  # nobody has a token
         await first.close()
         await made.close()
-
-
-async def test_empty_room_is_removed_after_its_timeout(engines):
-    async with room_server(engines) as (stub, _):
-        timeout = Duration()
-        timeout.FromMilliseconds(300)
-        await stub.CreateRoom(
-            rooms_pb2.CreateRoomRequest(
-                room_id="brief", open=True, limits=rooms_pb2.RoomLimits(empty_timeout=timeout)
-            )
-        )
-        visitor = Participant(stub, join("brief", "V", "en", "en"))
-        await visitor.wait_for(lambda e: visitor.of("joined"))
-        await asyncio.sleep(0.6)  # occupied: stays
-        await stub.GetRoom(rooms_pb2.GetRoomRequest(room_id="brief"))
-        visitor.leave()
-        await visitor.close()
-        await asyncio.sleep(0.8)
-        await expect(
-            grpc.StatusCode.NOT_FOUND, stub.GetRoom(rooms_pb2.GetRoomRequest(room_id="brief"))
-        )
 
 
 async def test_leave_and_disconnect_are_announced(engines):

@@ -282,3 +282,24 @@ async def test_a_recognition_service_that_hangs_cannot_hold_a_leaving_speaker():
         (live,) = [r for r in stub.servicer.directory.registry.list() if r.room_id == room_id]
         assert len(live.speech) == 0
         await luis.close()
+
+
+async def test_an_empty_room_is_removed_after_its_timeout_and_an_occupied_one_stays():
+    async with rooms() as (stub, _, _):
+        brief = rooms_pb2.RoomLimits()
+        brief.empty_timeout.FromMilliseconds(300)
+        for room_id in ("occupied", "witness"):
+            await stub.CreateRoom(
+                rooms_pb2.CreateRoomRequest(room_id=room_id, open=True, limits=brief)
+            )
+        visitor = await enter(stub, "occupied", "V", "en", "en")
+        registry = stub.servicer.directory.registry
+        witness, occupied = registry.get("witness"), registry.get("occupied")
+        await asyncio.wait_for(witness.ended.wait(), timeout=5)  # its 300 ms have passed
+        assert registry.get("occupied") is occupied and not occupied.ended.is_set()
+        visitor.leave()
+        await visitor.close()
+        await asyncio.wait_for(occupied.ended.wait(), timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError) as gone:
+            await stub.GetRoom(rooms_pb2.GetRoomRequest(room_id="occupied"))
+        assert gone.value.code() == grpc.StatusCode.NOT_FOUND
