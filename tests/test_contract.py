@@ -53,6 +53,6 @@ def test_generated_code_is_up_to_date(tmp_path):
 
 def test_every_proto_has_its_generated_module():
     names = {p.stem for p in genproto.proto_files()}
-    assert names == {"audio", "stt", "translate", "tts", "rooms"}
+    assert names == {"audio", "stt", "translate", "tts", "rooms", "replicas"}
     for name in names:
         assert (ROOT / genproto.PACKAGE_DIR / f"{name}_pb2.py").exists()
