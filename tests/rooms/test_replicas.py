@@ -222,3 +222,35 @@ async def test_a_replica_shutting_down_keeps_the_room_for_the_others(replicas):
     assert b.process.wait(timeout=15) == 0
     for p in (ana, luis):
         await p.close()
+
+
+async def test_replica_messages_carry_a_version_and_unknown_ones_are_ignored(replicas, redis_url):
+    from parley.v1 import replicas_pb2
+    from services.rooms.bus import encode
+
+    _, client = redis_url
+    a = replicas()
+    on_a = stub(a)
+    await on_a.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="versions", open=True))
+    ana = Participant(on_a, join("versions", "Ana", "en", "en"))
+    await ana.wait_for(lambda e: ana.of("joined"), 10)
+    channel = "parley:room:versions:events"
+    future = replicas_pb2.ReplicaMessage(
+        version=99, sender="elsewhere", closed=rooms_pb2.RoomClosed(reason="from the future")
+    )
+    client.publish(channel, encode(future))
+    client.publish(channel, "not a replica message at all")
+    bob = rooms_pb2.Participant(participant_id="b0b", display_name="Bob", listen_language="es")
+    joined = replicas_pb2.ReplicaMessage(
+        version=1,
+        sender="elsewhere",
+        participant_event=rooms_pb2.JoinResponse(
+            participant_joined=rooms_pb2.ParticipantJoined(participant=bob)
+        ),
+    )
+    client.publish(channel, encode(joined))
+    # The known message, published last, arrives; the two before it were dropped.
+    (event,) = await ana.wait_for(lambda e: ana.of("participant_joined"), 10)
+    assert event.participant.display_name == "Bob"
+    assert not ana.of("room_closed") and ana.error is None
+    await ana.close()
