@@ -10,6 +10,7 @@ sender back. Nothing is dropped or refused.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -54,3 +55,13 @@ class AudioPacer:
             return 0.0
         self.throttled_s += delay
         return delay
+
+    async def pace(self, size: int, first_held: Callable[[], None] | None = None) -> None:
+        """Waits, before ``size`` more bytes are taken, as long as :meth:`take` says; calls
+        ``first_held`` the first time the stream is held back (to say so once)."""
+        delay = self.take(size)
+        if not delay:
+            return
+        if first_held is not None and self.throttled_s == delay:
+            first_held()
+        await asyncio.sleep(delay)  # real-time pacing, not a synchronisation

@@ -265,10 +265,8 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
 
     async def _pace(self, room: Room, member: Member, pacer: AudioPacer, size: int) -> None:
         """Holds back a participant who sends audio faster than real time (after a burst)."""
-        delay = pacer.take(size)
-        if not delay:
-            return
-        if pacer.throttled_s == delay:  # the first time: say so
+
+        def first_held() -> None:
             log.info("audio faster than real time: throttled", participant=member.participant_id)
             room.send(
                 member,
@@ -279,7 +277,8 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                     "real-time pace (PARLEY_ROOMS_JOIN_AUDIO_BURST_S)",
                 ),
             )
-        await asyncio.sleep(delay)
+
+        await pacer.pace(size, first_held)
 
     def _tell(self, room: Room, member: Member, message: str) -> None:
         room.send(member, notice(rooms_pb2.NOTICE_CODE_INVALID_INPUT, message))

@@ -265,11 +265,10 @@ async def _inputs(
         if kind == "audio":
             if request.audio.data:
                 # Waits first: no chunk is taken ahead of the allowed pace.
-                delay = pacer.take(len(request.audio.data))
-                if delay:
-                    if pacer.throttled_s == delay:
-                        log.info("audio faster than real time: stream throttled")
-                    await asyncio.sleep(delay)
+                await pacer.pace(
+                    len(request.audio.data),
+                    lambda: log.info("audio faster than real time: stream throttled"),
+                )
                 yield request.audio.data
         elif kind == "finalize":
             yield FINALIZE

@@ -8,26 +8,46 @@ the probabilities equal those of a whole-clip pass.
 from __future__ import annotations
 
 import functools
-import os
+from pathlib import Path
 
 import numpy as np
+
+from parley.errors import EngineUnavailable
 
 FRAME = 512  # samples per Silero frame at 16 kHz (32 ms)
 CONTEXT = 64
 
 
+def silero_model() -> Path:
+    """The Silero VAD model inside faster-whisper's assets. Its file name changes between
+    faster-whisper versions (``silero_vad_v6.onnx`` in 1.2), so the one Silero model there is
+    taken, whatever its version (tests/stt/test_adapters.py checks this on upgrades).
+
+    Raises:
+        EngineUnavailable: if there is not exactly one.
+    """
+    from faster_whisper.utils import get_assets_path
+
+    found = sorted(Path(get_assets_path()).glob("silero*.onnx"))
+    if len(found) != 1:
+        raise EngineUnavailable(
+            f"expected one Silero VAD model in faster-whisper's assets, found {len(found)}"
+        )
+    return found[0]
+
+
 @functools.lru_cache(maxsize=1)
 def _session():
     import onnxruntime
-    from faster_whisper.utils import get_assets_path
 
     opts = onnxruntime.SessionOptions()
     opts.inter_op_num_threads = 1
     opts.intra_op_num_threads = 1
     opts.enable_cpu_mem_arena = False
     opts.log_severity_level = 4
-    path = os.path.join(get_assets_path(), "silero_vad_v6.onnx")
-    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"], sess_options=opts)
+    return onnxruntime.InferenceSession(
+        str(silero_model()), providers=["CPUExecutionProvider"], sess_options=opts
+    )
 
 
 class StreamingVad:

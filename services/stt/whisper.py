@@ -36,10 +36,15 @@ log = get_logger(__name__)
 
 
 def whisper_languages() -> tuple[str, ...]:
-    """Every language code Whisper knows."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
+    """Every language code Whisper knows, before any model is loaded.
 
-    return tuple(sorted(_LANGUAGE_CODES))
+    faster-whisper lists them only in a private constant (``tokenizer._LANGUAGE_CODES``, or
+    ``WhisperModel.supported_languages`` once a model is in memory); this is the one place that
+    reads it (tests/stt/test_adapters.py checks it on upgrades).
+    """
+    from faster_whisper import tokenizer
+
+    return tuple(sorted(tokenizer._LANGUAGE_CODES))
 
 
 def cuda_available() -> bool:

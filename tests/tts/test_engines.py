@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,22 @@ def test_pico_builds_its_c_loop_once_and_reuses_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # the compiler is gone: the cache serves
     assert module.native_fill() is not None
     assert list((tmp_path / "cache" / "native").glob("*")) == [built]
+
+
+@pytest.mark.parametrize("tamper", ["replaced", "writable by others"])
+def test_pico_never_loads_a_cached_loop_it_cannot_trust(tmp_path, monkeypatch, tamper):
+    from services.tts.engines import pico as module
+
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler here")
+    monkeypatch.setenv("PARLEY_CACHE_DIR", str(tmp_path / "cache"))
+    name = f"pico_fill-{module._source_digest()[:16]}.so"
+    built = module._build(name)  # compiled, not loaded
+    assert module._trusted(built, module._source_digest())
+    if tamper == "replaced":  # another library under the expected name
+        built.write_bytes(Path(shutil.which("true")).read_bytes())
+    else:
+        built.chmod(0o777)
+    assert not module._trusted(built, module._source_digest())
+    again = module._build(name)  # what native_fill would load: built again from the source
+    assert again == built and module._trusted(again, module._source_digest())

@@ -99,12 +99,28 @@ def _compiler() -> str:
     return compiler
 
 
+def _source_digest() -> str:
+    """SHA-256 of the loop's source and the machine it is built for."""
+    return hashlib.sha256(f"{_FILL_SOURCE}{platform.machine()}".encode()).hexdigest()
+
+
+def _trusted(path: Path, digest: str) -> bool:
+    """True if the library at ``path`` was built by this user from this very source: it is
+    ours, nobody else may write it, and it carries the source's digest (read, not run)."""
+    info = path.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return False
+    return f"parley-pico-fill-source:{digest}".encode() in path.read_bytes()
+
+
 def _compile(folder: Path, name: str, compiler: str) -> Path:
-    """Compiles :data:`_FILL_SOURCE` into ``folder/name`` (atomically) and returns the path."""
+    """Compiles :data:`_FILL_SOURCE` into ``folder/name`` (atomically) and returns the path.
+    The library carries the digest of its source, which :func:`_trusted` checks."""
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as work:
         source = Path(work) / "pico_fill.c"
-        source.write_text(_FILL_SOURCE)
+        mark = f"parley-pico-fill-source:{_source_digest()}"
+        source.write_text(f'{_FILL_SOURCE}\nconst char parley_pico_fill_source[] = "{mark}";\n')
         built = Path(work) / name
         subprocess.run(
             [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
@@ -121,7 +137,11 @@ def _build(name: str) -> Path:
     written (a read-only container), built into a new private temporary folder."""
     path = _native_dir() / name
     if path.exists():
-        return path
+        if _trusted(path, _source_digest()):
+            return path
+        log.warning(
+            "a cached SVOX Pico loop does not match its source: built again", path=str(path)
+        )
     compiler = _compiler()
     try:
         return _compile(path.parent, name, compiler)
@@ -137,10 +157,9 @@ def native_fill():
     with _FILL_LOCK:
         if _FILL:
             return _FILL[0]
-        digest = hashlib.sha256(f"{_FILL_SOURCE}{platform.machine()}".encode()).hexdigest()
         function, reason = None, ""
         try:
-            path = _build(f"pico_fill-{digest[:16]}.so")
+            path = _build(f"pico_fill-{_source_digest()[:16]}.so")
             function = ctypes.CDLL(str(path)).parley_pico_fill
         except (OSError, subprocess.SubprocessError) as exc:
             reason = str(exc)
