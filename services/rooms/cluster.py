@@ -118,16 +118,6 @@ class RedisDirectory:
             room_id, name, max_participants, empty_timeout_s, max_utterance_ms, open_room
         )
         self._adopt(room)
-        record = {
-            "name": room.name,
-            "max_participants": room.max_participants,
-            "empty_timeout_s": room.empty_timeout_s,
-            "max_utterance_ms": room.max_utterance_ms,
-            "open": int(room.open),
-            "join_token": room.join_token,
-            "create_time": repr(room.create_time),
-        }
-        fields = [item for pair in record.items() for item in pair]
         try:
             created = await self.scripts["create"](
                 keys=[keys.ROOMS, keys.room_key(room.room_id), keys.EMPTY],
@@ -136,12 +126,12 @@ class RedisDirectory:
                     self._config.max_rooms,
                     repr(room.create_time),
                     repr(room.create_time + room.empty_timeout_s),
-                    *fields,
+                    *_record_fields(room),
                 ],
             )
         except RedisError as exc:
             self.registry.remove(room)
-            raise self._unavailable(exc) from exc
+            raise _unavailable(exc) from exc
         if created != 1:
             self.registry.remove(room)
             if created == 0:
@@ -155,7 +145,7 @@ class RedisDirectory:
         try:
             record = await self.redis.hgetall(keys.room_key(room_id))
         except RedisError as exc:
-            raise self._unavailable(exc) from exc
+            raise _unavailable(exc) from exc
         local = self.local(room_id)
         if not record:
             if local is not None:
@@ -165,14 +155,7 @@ class RedisDirectory:
             if local.join_token == record["join_token"]:
                 return local
             local.close("the room was closed")  # a namesake replaced it
-        room = self.registry.create(
-            room_id,
-            record["name"],
-            int(record["max_participants"]),
-            float(record["empty_timeout_s"]),
-            int(record["max_utterance_ms"]),
-            record["open"] == "1",
-        )
+        room = self.registry.create(room_id, *_settings(record))
         room.join_token = record["join_token"]
         room.create_time = float(record["create_time"])
         self._adopt(room)
@@ -196,7 +179,7 @@ class RedisDirectory:
             await self.bus.subscribe(room.room_id)
             result = await self.admit_script(room, member)
         except RedisError as exc:
-            raise self._unavailable(exc) from exc
+            raise _unavailable(exc) from exc
         finally:
             self._joining[room.room_id] -= 1
             if not self._joining[room.room_id]:
@@ -223,32 +206,10 @@ class RedisDirectory:
             }
 
     async def describe(self, room_id: str) -> rooms_pb2.Room:
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hgetall(keys.room_key(room_id))
-                pipe.hgetall(keys.members_key(room_id))
-                record, members = await pipe.execute()
-        except RedisError as exc:
-            raise self._unavailable(exc) from exc
-        if not record:
-            raise NotFound(f"no room {quoted(room_id)}")
-        return _room_proto(room_id, record, members)
+        return await describe_room(self.redis, room_id)
 
     async def list(self) -> list[rooms_pb2.Room]:
-        try:
-            ids = await self.redis.zrange(keys.ROOMS, 0, -1)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for room_id in ids:
-                    pipe.hgetall(keys.room_key(room_id))
-                    pipe.hgetall(keys.members_key(room_id))
-                replies = await pipe.execute()
-        except RedisError as exc:
-            raise self._unavailable(exc) from exc
-        return [
-            _room_proto(room_id, record, members)
-            for room_id, record, members in zip(ids, replies[::2], replies[1::2], strict=True)
-            if record
-        ]
+        return await list_rooms(self.redis)
 
     async def close(self, room: Room, reason: str) -> int:
         try:
@@ -260,7 +221,7 @@ class RedisDirectory:
             closed = self.bus.message(closed=rooms_pb2.RoomClosed(reason=reason))
             await self.bus.publish_now(room.room_id, closed)
         except RedisError as exc:
-            raise self._unavailable(exc) from exc
+            raise _unavailable(exc) from exc
         here = room.close(reason)
         return max(count, here)
 
@@ -350,22 +311,77 @@ class RedisDirectory:
             version=RECORD_VERSION, replica=self.replica_id, participant=member.to_proto()
         ))  # fmt: skip
 
-    @staticmethod
-    def _unavailable(exc: Exception) -> EngineUnavailable:
-        return EngineUnavailable(f"the rooms' Redis (PARLEY_ROOMS_REDIS_URL) is unreachable: {exc}")
+
+async def describe_room(redis, room_id: str) -> rooms_pb2.Room:
+    """A room as Redis records it, with every participant of every replica.
+
+    Raises:
+        NotFound: if there is no such room.
+        EngineUnavailable: if Redis cannot be reached.
+    """
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.room_key(room_id))
+            pipe.hgetall(keys.members_key(room_id))
+            record, members = await pipe.execute()
+    except RedisError as exc:
+        raise _unavailable(exc) from exc
+    if not record:
+        raise NotFound(f"no room {quoted(room_id)}")
+    return _room_proto(room_id, record, members)
+
+
+async def list_rooms(redis) -> list[rooms_pb2.Room]:
+    """Every room Redis records, oldest first."""
+    try:
+        ids = await redis.zrange(keys.ROOMS, 0, -1)
+        async with redis.pipeline(transaction=False) as pipe:
+            for room_id in ids:
+                pipe.hgetall(keys.room_key(room_id))
+                pipe.hgetall(keys.members_key(room_id))
+            replies = await pipe.execute()
+    except RedisError as exc:
+        raise _unavailable(exc) from exc
+    return [
+        _room_proto(room_id, record, members)
+        for room_id, record, members in zip(ids, replies[::2], replies[1::2], strict=True)
+        if record
+    ]
+
+
+def _unavailable(exc: Exception) -> EngineUnavailable:
+    return EngineUnavailable(f"the rooms' Redis (PARLEY_ROOMS_REDIS_URL) is unreachable: {exc}")
+
+
+def _record_fields(room: Room) -> list:
+    """A room's record in Redis, as HSET's field, value, field, value..."""
+    record = {
+        "name": room.name,
+        "max_participants": room.max_participants,
+        "empty_timeout_s": room.empty_timeout_s,
+        "max_utterance_ms": room.max_utterance_ms,
+        "open": int(room.open),
+        "join_token": room.join_token,
+        "create_time": repr(room.create_time),
+    }
+    return [item for pair in record.items() for item in pair]
+
+
+def _settings(record: dict) -> tuple[str, int, float, int, bool]:
+    """(name, max participants, empty timeout, max utterance, open) of a room's record."""
+    return (
+        record["name"],
+        int(record["max_participants"]),
+        float(record["empty_timeout_s"]),
+        int(record["max_utterance_ms"]),
+        record["open"] == "1",
+    )
 
 
 def _room_proto(room_id: str, record: dict, members: dict) -> rooms_pb2.Room:
-    shell = Room(
-        room_id=room_id,
-        name=record["name"],
-        max_participants=int(record["max_participants"]),
-        empty_timeout_s=float(record["empty_timeout_s"]),
-        max_utterance_ms=int(record["max_utterance_ms"]),
-        open=record["open"] == "1",
-        join_token="",
-        create_time=float(record["create_time"]),
-    )
+    name, most, timeout, longest, is_open = _settings(record)
+    shell = Room(room_id, name, most, timeout, longest, is_open, join_token="",
+                 create_time=float(record["create_time"]))  # fmt: skip
     proto = shell.to_proto()
     participants = [decode(raw, replicas_pb2.ReplicaMember).participant for raw in members.values()]
     participants.sort(key=lambda p: p.join_time.ToNanoseconds())

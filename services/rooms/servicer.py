@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from parley.audio import FLOAT32, LINEAR16
 from parley.errors import (
     AlreadyExists,
     InvalidInput,
@@ -25,7 +24,6 @@ from parley.pacing import AudioPacer
 from parley.rpc import (
     Unreadable,
     abort_with,
-    audio_format_from_proto,
     first_message,
     passthrough_serializer,
     register_servicer,
@@ -38,13 +36,13 @@ from services.rooms.backends import Backends, GrpcBackends
 from services.rooms.config import RoomsConfig
 from services.rooms.directory import make_directory
 from services.rooms.fanout import notice
-from services.rooms.outbox import Outbox, SerializedChunk
-from services.rooms.room import DISCONNECTED, LEFT, Member, Room, check_language
+from services.rooms.outbox import SerializedChunk
+from services.rooms.requests import MAX_NAME_CHARS, check_create, member_from
+from services.rooms.room import DISCONNECTED, LEFT, Member, Room
 from services.rooms.speech import RoomSpeech
 
 log = get_logger(__name__)
 
-MAX_NAME_CHARS = 200  # a room's name, a closing reason
 CANCELLATION_S = 0.2  # how long after a request stream ends gRPC may report its cancellation
 
 
@@ -69,31 +67,9 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         self._registry.speech_for = speech_for
         await directory.start(backends)
 
-    def _check_create(self, request) -> None:
-        """Refuses a CreateRoom whose sizes pass this server's limits (see docs/security.md).
-
-        Raises:
-            InvalidInput: naming the field and the limit.
-        """
-        limits, config = request.limits, self._config
-        timeout = limits.empty_timeout.ToNanoseconds() / 1e9
-        checks = (
-            ("name", len(request.name), MAX_NAME_CHARS, "characters"),
-            ("limits.max_participants", limits.max_participants, config.max_participants,
-             "(PARLEY_ROOMS_MAX_PARTICIPANTS)"),
-            ("limits.empty_timeout", timeout, config.max_empty_timeout_s,
-             "s (PARLEY_ROOMS_MAX_EMPTY_TIMEOUT_S)"),
-            ("limits.max_utterance_ms", limits.max_utterance_ms, config.room_max_utterance_ms,
-             "(PARLEY_ROOMS_MAX_UTTERANCE_MS)"),
-        )  # fmt: skip
-        for field, value, limit, unit in checks:
-            if value > limit:
-                raise InvalidInput(f"{field} is {value:,g}; the most this server allows is "
-                                   f"{limit:,g} {unit}")  # fmt: skip
-
     async def CreateRoom(self, request, context):
         try:
-            self._check_create(request)
+            check_create(request, self._config)
             limits = request.limits
             room = await self.directory.create(
                 request.room_id,
@@ -192,34 +168,10 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                 )
             if not secrets.compare_digest(join.join_token, room.join_token):
                 raise PermissionDenied(f"wrong join token for room {quoted(room.room_id)}")
-        member = self._member(join)
+        member = member_from(join, self._config)
         await self.directory.admit(room, member)
         room.welcome(member)
         return room, member
-
-    def _member(self, join: rooms_pb2.JoinRoom) -> Member:
-        if not join.listen_language:
-            raise InvalidInput("listen_language is required")
-        listen = check_language(join.listen_language.strip(), "listen_language")
-        speak = join.speak_language.strip()
-        if speak:
-            check_language(speak, "speak_language")
-        input_format = audio_format_from_proto(join.input_format).validate(streaming=True)
-        output_format = audio_format_from_proto(join.output_format).validate(streaming=True)
-        if output_format.encoding not in (LINEAR16, FLOAT32):
-            raise InvalidInput("output_format must be LINEAR16 or FLOAT32")
-        return Member(
-            participant_id=secrets.token_hex(4),
-            display_name=join.display_name.strip()[:64] or "Guest",
-            speak_language=speak,
-            listen_language=listen,
-            input_format=input_format,
-            output_format=output_format,
-            delivery=join.delivery,
-            same_language_audio=join.same_language_audio,
-            interim_captions=join.interim_captions,
-            outbox=Outbox(self._config.outbox_audio_chunks, self._config.outbox_events),
-        )
 
     async def _read(self, room: Room, member: Member, requests, context) -> None:
         """Takes the member's audio and settings until they leave (LeaveRoom or half-close);

@@ -171,7 +171,7 @@ def test_pico_runs_its_loop_in_c_and_speaks_exactly_as_the_python_loop():
 
 
 def test_pico_without_a_c_compiler_runs_its_loop_in_python(tmp_path, monkeypatch):
-    from services.tts.engines import pico as module
+    from services.tts.engines import pico_loop as module
 
     monkeypatch.setattr(module, "_FILL", [])
     monkeypatch.setenv("PARLEY_CACHE_DIR", str(tmp_path / "cache"))
@@ -186,7 +186,7 @@ def test_pico_without_a_c_compiler_runs_its_loop_in_python(tmp_path, monkeypatch
 
 
 def test_pico_builds_its_c_loop_once_and_reuses_it(tmp_path, monkeypatch):
-    from services.tts.engines import pico as module
+    from services.tts.engines import pico_loop as module
 
     if not (shutil.which("cc") or shutil.which("gcc")):
         pytest.skip("no C compiler here")
@@ -202,7 +202,7 @@ def test_pico_builds_its_c_loop_once_and_reuses_it(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("tamper", ["replaced", "writable by others"])
 def test_pico_never_loads_a_cached_loop_it_cannot_trust(tmp_path, monkeypatch, tamper):
-    from services.tts.engines import pico as module
+    from services.tts.engines import pico_loop as module
 
     if not (shutil.which("cc") or shutil.which("gcc")):
         pytest.skip("no C compiler here")

@@ -1,0 +1,68 @@
+"""What a room's requests may ask for: CreateRoom's sizes, and the member a JoinRoom makes."""
+
+from __future__ import annotations
+
+import secrets
+
+from parley.audio import FLOAT32, LINEAR16
+from parley.errors import InvalidInput
+from parley.rpc import audio_format_from_proto
+from parley.v1 import rooms_pb2
+from services.rooms.config import RoomsConfig
+from services.rooms.outbox import Outbox
+from services.rooms.room import Member, check_language
+
+MAX_NAME_CHARS = 200  # a room's name, a closing reason
+
+
+def check_create(request: rooms_pb2.CreateRoomRequest, config: RoomsConfig) -> None:
+    """Refuses a CreateRoom whose sizes pass this server's limits (see docs/security.md).
+
+    Raises:
+        InvalidInput: naming the field and the limit.
+    """
+    limits = request.limits
+    timeout = limits.empty_timeout.ToNanoseconds() / 1e9
+    checks = (
+        ("name", len(request.name), MAX_NAME_CHARS, "characters"),
+        ("limits.max_participants", limits.max_participants, config.max_participants,
+         "(PARLEY_ROOMS_MAX_PARTICIPANTS)"),
+        ("limits.empty_timeout", timeout, config.max_empty_timeout_s,
+         "s (PARLEY_ROOMS_MAX_EMPTY_TIMEOUT_S)"),
+        ("limits.max_utterance_ms", limits.max_utterance_ms, config.room_max_utterance_ms,
+         "(PARLEY_ROOMS_MAX_UTTERANCE_MS)"),
+    )  # fmt: skip
+    for field, value, limit, unit in checks:
+        if value > limit:
+            raise InvalidInput(f"{field} is {value:,g}; the most this server allows is "
+                               f"{limit:,g} {unit}")  # fmt: skip
+
+
+def member_from(join: rooms_pb2.JoinRoom, config: RoomsConfig) -> Member:
+    """The member a JoinRoom describes.
+
+    Raises:
+        InvalidInput: for a missing or malformed language, or an unusable audio format.
+    """
+    if not join.listen_language:
+        raise InvalidInput("listen_language is required")
+    listen = check_language(join.listen_language.strip(), "listen_language")
+    speak = join.speak_language.strip()
+    if speak:
+        check_language(speak, "speak_language")
+    input_format = audio_format_from_proto(join.input_format).validate(streaming=True)
+    output_format = audio_format_from_proto(join.output_format).validate(streaming=True)
+    if output_format.encoding not in (LINEAR16, FLOAT32):
+        raise InvalidInput("output_format must be LINEAR16 or FLOAT32")
+    return Member(
+        participant_id=secrets.token_hex(4),
+        display_name=join.display_name.strip()[:64] or "Guest",
+        speak_language=speak,
+        listen_language=listen,
+        input_format=input_format,
+        output_format=output_format,
+        delivery=join.delivery,
+        same_language_audio=join.same_language_audio,
+        interim_captions=join.interim_captions,
+        outbox=Outbox(config.outbox_audio_chunks, config.outbox_events),
+    )
