@@ -73,9 +73,10 @@ class Pipeline:
                 self._ensure_running()
                 try:
                     answers = _exchange(self._processes, payload, len(units), timeout)
-                    if self._alive():
+                    # A stage that died under this batch shows as a dead process, or, when its
+                    # death is not yet visible, as stages after it flushing empty answers.
+                    if self._alive() and (attempt == 2 or not _emptied(units, answers)):
                         return answers
-                    # a stage died under this batch: its answers may be truncated
                 except PipelineDied:
                     pass
                 except TimeoutError:
@@ -200,6 +201,13 @@ def _exchange(
                 chunks.append(data)
                 received += data.count(b"\0")
     return b"".join(chunks).split(b"\0")[:count]
+
+
+def _emptied(units: Sequence[bytes], answers: list[bytes]) -> bool:
+    """True if some unit with words in it came back empty."""
+    return any(
+        unit.strip() and not answer.strip() for unit, answer in zip(units, answers, strict=False)
+    )
 
 
 def _write(fd: int, payload: bytes, sent: int) -> int:
