@@ -27,43 +27,45 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from parley.v1 import audio_pb2 as parley_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13parley/v1/stt.proto\x12\tparley.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x15parley/v1/audio.proto\"v\n\x11\x45ndpointingConfig\x12\x16\n\x0emin_silence_ms\x18\x01 \x01(\x05\x12\x18\n\x10max_utterance_ms\x18\x02 \x01(\x05\x12\x18\n\x10speech_threshold\x18\x03 \x01(\x02\x12\x15\n\rmin_speech_ms\x18\x04 \x01(\x05\"\xb5\x02\n\x11RecognitionConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12(\n\x04task\x18\x03 \x01(\x0e\x32\x1a.parley.v1.RecognitionTask\x12\x17\n\x0finterim_results\x18\x04 \x01(\x08\x12\x31\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1c.parley.v1.EndpointingConfig\x12,\n\x0c\x61udio_format\x18\x06 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12\x17\n\x0fword_timestamps\x18\x07 \x01(\x08\x12\x1b\n\x13\x63\x61ndidate_languages\x18\x08 \x03(\t\x12\x0e\n\x06prompt\x18\t \x01(\t\x12\x15\n\rspeech_events\x18\n \x01(\x08\"\x13\n\x11\x46inalizeUtterance\"\xb0\x01\n\x19StreamingRecognizeRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.parley.v1.RecognitionConfigH\x00\x12&\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x15.parley.v1.AudioChunkH\x00\x12\x30\n\x08\x66inalize\x18\x03 \x01(\x0b\x32\x1c.parley.v1.FinalizeUtteranceH\x00\x42\t\n\x07request\"\x8d\x01\n\x08WordInfo\x12\x0c\n\x04word\x18\x01 \x01(\t\x12/\n\x0cstart_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\"\xd3\x02\n\x11RecognitionResult\x12\x14\n\x0cutterance_id\x18\x01 \x01(\t\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x1c\n\x14language_probability\x18\x06 \x01(\x02\x12/\n\x0cstart_offset\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\"\n\x05words\x18\t \x03(\x0b\x32\x13.parley.v1.WordInfo\x12\r\n\x05model\x18\n \x01(\t\x12\x32\n\x0fprocessing_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\"x\n\x0bSpeechEvent\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.parley.v1.SpeechEventType\x12\x14\n\x0cutterance_id\x18\x02 \x01(\t\x12)\n\x06offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x88\x01\n\x1aStreamingRecognizeResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x1c.parley.v1.RecognitionResultH\x00\x12.\n\x0cspeech_event\x18\x02 \x01(\x0b\x32\x16.parley.v1.SpeechEventH\x00\x42\n\n\x08response\"O\n\x10RecognizeRequest\x12,\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.parley.v1.RecognitionConfig\x12\r\n\x05\x61udio\x18\x02 \x01(\x0c\"\xa9\x01\n\x11RecognizeResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.parley.v1.RecognitionResult\x12\x31\n\x0e\x61udio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fprocessing_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x13\n\x11ListModelsRequest\"\xa5\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x14\n\x0cmultilingual\x18\x04 \x01(\x08\x12\x1c\n\x14supports_translation\x18\x05 \x01(\x08\x12\x0e\n\x06loaded\x18\x06 \x01(\x08\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"Q\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.parley.v1.ModelInfo\x12\x15\n\rdefault_model\x18\x02 \x01(\t*\x7f\n\x0fRecognitionTask\x12 \n\x1cRECOGNITION_TASK_UNSPECIFIED\x10\x00\x12\x1f\n\x1bRECOGNITION_TASK_TRANSCRIBE\x10\x01\x12)\n%RECOGNITION_TASK_TRANSLATE_TO_ENGLISH\x10\x02*~\n\x0fSpeechEventType\x12!\n\x1dSPEECH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12$\n SPEECH_EVENT_TYPE_SPEECH_STARTED\x10\x01\x12\"\n\x1eSPEECH_EVENT_TYPE_SPEECH_ENDED\x10\x02\x32\x8f\x02\n\x13SpeechToTextService\x12\x65\n\x12StreamingRecognize\x12$.parley.v1.StreamingRecognizeRequest\x1a%.parley.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x46\n\tRecognize\x12\x1b.parley.v1.RecognizeRequest\x1a\x1c.parley.v1.RecognizeResponse\x12I\n\nListModels\x12\x1c.parley.v1.ListModelsRequest\x1a\x1d.parley.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13parley/v1/stt.proto\x12\tparley.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x15parley/v1/audio.proto\"v\n\x11\x45ndpointingConfig\x12\x16\n\x0emin_silence_ms\x18\x01 \x01(\x05\x12\x18\n\x10max_utterance_ms\x18\x02 \x01(\x05\x12\x18\n\x10speech_threshold\x18\x03 \x01(\x02\x12\x15\n\rmin_speech_ms\x18\x04 \x01(\x05\"\xdc\x02\n\x11RecognitionConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12(\n\x04task\x18\x03 \x01(\x0e\x32\x1a.parley.v1.RecognitionTask\x12\x17\n\x0finterim_results\x18\x04 \x01(\x08\x12\x31\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1c.parley.v1.EndpointingConfig\x12,\n\x0c\x61udio_format\x18\x06 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12\x17\n\x0fword_timestamps\x18\x07 \x01(\x08\x12\x1b\n\x13\x63\x61ndidate_languages\x18\x08 \x03(\t\x12\x0e\n\x06prompt\x18\t \x01(\t\x12\x15\n\rspeech_events\x18\n \x01(\x08\x12%\n\x06\x63ommit\x18\x0b \x01(\x0e\x32\x15.parley.v1.CommitMode\"\x13\n\x11\x46inalizeUtterance\"\xb0\x01\n\x19StreamingRecognizeRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.parley.v1.RecognitionConfigH\x00\x12&\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x15.parley.v1.AudioChunkH\x00\x12\x30\n\x08\x66inalize\x18\x03 \x01(\x0b\x32\x1c.parley.v1.FinalizeUtteranceH\x00\x42\t\n\x07request\"\x8d\x01\n\x08WordInfo\x12\x0c\n\x04word\x18\x01 \x01(\t\x12/\n\x0cstart_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\"\x81\x03\n\x11RecognitionResult\x12\x14\n\x0cutterance_id\x18\x01 \x01(\t\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x1c\n\x14language_probability\x18\x06 \x01(\x02\x12/\n\x0cstart_offset\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\"\n\x05words\x18\t \x03(\x0b\x32\x13.parley.v1.WordInfo\x12\r\n\x05model\x18\n \x01(\t\x12\x32\n\x0fprocessing_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rsegment_index\x18\x0c \x01(\r\x12\x15\n\rmid_utterance\x18\r \x01(\x08\"x\n\x0bSpeechEvent\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.parley.v1.SpeechEventType\x12\x14\n\x0cutterance_id\x18\x02 \x01(\t\x12)\n\x06offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x88\x01\n\x1aStreamingRecognizeResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x1c.parley.v1.RecognitionResultH\x00\x12.\n\x0cspeech_event\x18\x02 \x01(\x0b\x32\x16.parley.v1.SpeechEventH\x00\x42\n\n\x08response\"O\n\x10RecognizeRequest\x12,\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.parley.v1.RecognitionConfig\x12\r\n\x05\x61udio\x18\x02 \x01(\x0c\"\xa9\x01\n\x11RecognizeResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.parley.v1.RecognitionResult\x12\x31\n\x0e\x61udio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fprocessing_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x13\n\x11ListModelsRequest\"\xa5\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x14\n\x0cmultilingual\x18\x04 \x01(\x08\x12\x1c\n\x14supports_translation\x18\x05 \x01(\x08\x12\x0e\n\x06loaded\x18\x06 \x01(\x08\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"Q\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.parley.v1.ModelInfo\x12\x15\n\rdefault_model\x18\x02 \x01(\t*\x7f\n\x0fRecognitionTask\x12 \n\x1cRECOGNITION_TASK_UNSPECIFIED\x10\x00\x12\x1f\n\x1bRECOGNITION_TASK_TRANSCRIBE\x10\x01\x12)\n%RECOGNITION_TASK_TRANSLATE_TO_ENGLISH\x10\x02*^\n\nCommitMode\x12\x1b\n\x17\x43OMMIT_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43OMMIT_MODE_UTTERANCE\x10\x01\x12\x18\n\x14\x43OMMIT_MODE_SENTENCE\x10\x02*~\n\x0fSpeechEventType\x12!\n\x1dSPEECH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12$\n SPEECH_EVENT_TYPE_SPEECH_STARTED\x10\x01\x12\"\n\x1eSPEECH_EVENT_TYPE_SPEECH_ENDED\x10\x02\x32\x8f\x02\n\x13SpeechToTextService\x12\x65\n\x12StreamingRecognize\x12$.parley.v1.StreamingRecognizeRequest\x1a%.parley.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x46\n\tRecognize\x12\x1b.parley.v1.RecognizeRequest\x1a\x1c.parley.v1.RecognizeResponse\x12I\n\nListModels\x12\x1c.parley.v1.ListModelsRequest\x1a\x1d.parley.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'parley.v1.stt_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECOGNITIONTASK']._serialized_start=1993
-  _globals['_RECOGNITIONTASK']._serialized_end=2120
-  _globals['_SPEECHEVENTTYPE']._serialized_start=2122
-  _globals['_SPEECHEVENTTYPE']._serialized_end=2248
+  _globals['_RECOGNITIONTASK']._serialized_start=2078
+  _globals['_RECOGNITIONTASK']._serialized_end=2205
+  _globals['_COMMITMODE']._serialized_start=2207
+  _globals['_COMMITMODE']._serialized_end=2301
+  _globals['_SPEECHEVENTTYPE']._serialized_start=2303
+  _globals['_SPEECHEVENTTYPE']._serialized_end=2429
   _globals['_ENDPOINTINGCONFIG']._serialized_start=89
   _globals['_ENDPOINTINGCONFIG']._serialized_end=207
   _globals['_RECOGNITIONCONFIG']._serialized_start=210
-  _globals['_RECOGNITIONCONFIG']._serialized_end=519
-  _globals['_FINALIZEUTTERANCE']._serialized_start=521
-  _globals['_FINALIZEUTTERANCE']._serialized_end=540
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=543
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=719
-  _globals['_WORDINFO']._serialized_start=722
-  _globals['_WORDINFO']._serialized_end=863
-  _globals['_RECOGNITIONRESULT']._serialized_start=866
-  _globals['_RECOGNITIONRESULT']._serialized_end=1205
-  _globals['_SPEECHEVENT']._serialized_start=1207
-  _globals['_SPEECHEVENT']._serialized_end=1327
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=1330
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=1466
-  _globals['_RECOGNIZEREQUEST']._serialized_start=1468
-  _globals['_RECOGNIZEREQUEST']._serialized_end=1547
-  _globals['_RECOGNIZERESPONSE']._serialized_start=1550
-  _globals['_RECOGNIZERESPONSE']._serialized_end=1719
-  _globals['_LISTMODELSREQUEST']._serialized_start=1721
-  _globals['_LISTMODELSREQUEST']._serialized_end=1740
-  _globals['_MODELINFO']._serialized_start=1743
-  _globals['_MODELINFO']._serialized_end=1908
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1910
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1991
-  _globals['_SPEECHTOTEXTSERVICE']._serialized_start=2251
-  _globals['_SPEECHTOTEXTSERVICE']._serialized_end=2522
+  _globals['_RECOGNITIONCONFIG']._serialized_end=558
+  _globals['_FINALIZEUTTERANCE']._serialized_start=560
+  _globals['_FINALIZEUTTERANCE']._serialized_end=579
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=582
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=758
+  _globals['_WORDINFO']._serialized_start=761
+  _globals['_WORDINFO']._serialized_end=902
+  _globals['_RECOGNITIONRESULT']._serialized_start=905
+  _globals['_RECOGNITIONRESULT']._serialized_end=1290
+  _globals['_SPEECHEVENT']._serialized_start=1292
+  _globals['_SPEECHEVENT']._serialized_end=1412
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=1415
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=1551
+  _globals['_RECOGNIZEREQUEST']._serialized_start=1553
+  _globals['_RECOGNIZEREQUEST']._serialized_end=1632
+  _globals['_RECOGNIZERESPONSE']._serialized_start=1635
+  _globals['_RECOGNIZERESPONSE']._serialized_end=1804
+  _globals['_LISTMODELSREQUEST']._serialized_start=1806
+  _globals['_LISTMODELSREQUEST']._serialized_end=1825
+  _globals['_MODELINFO']._serialized_start=1828
+  _globals['_MODELINFO']._serialized_end=1993
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1995
+  _globals['_LISTMODELSRESPONSE']._serialized_end=2076
+  _globals['_SPEECHTOTEXTSERVICE']._serialized_start=2432
+  _globals['_SPEECHTOTEXTSERVICE']._serialized_end=2703
 # @@protoc_insertion_point(module_scope)

@@ -18,6 +18,12 @@ class RecognitionTask(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECOGNITION_TASK_TRANSCRIBE: _ClassVar[RecognitionTask]
     RECOGNITION_TASK_TRANSLATE_TO_ENGLISH: _ClassVar[RecognitionTask]
 
+class CommitMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMMIT_MODE_UNSPECIFIED: _ClassVar[CommitMode]
+    COMMIT_MODE_UTTERANCE: _ClassVar[CommitMode]
+    COMMIT_MODE_SENTENCE: _ClassVar[CommitMode]
+
 class SpeechEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SPEECH_EVENT_TYPE_UNSPECIFIED: _ClassVar[SpeechEventType]
@@ -26,6 +32,9 @@ class SpeechEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 RECOGNITION_TASK_UNSPECIFIED: RecognitionTask
 RECOGNITION_TASK_TRANSCRIBE: RecognitionTask
 RECOGNITION_TASK_TRANSLATE_TO_ENGLISH: RecognitionTask
+COMMIT_MODE_UNSPECIFIED: CommitMode
+COMMIT_MODE_UTTERANCE: CommitMode
+COMMIT_MODE_SENTENCE: CommitMode
 SPEECH_EVENT_TYPE_UNSPECIFIED: SpeechEventType
 SPEECH_EVENT_TYPE_SPEECH_STARTED: SpeechEventType
 SPEECH_EVENT_TYPE_SPEECH_ENDED: SpeechEventType
@@ -43,7 +52,7 @@ class EndpointingConfig(_message.Message):
     def __init__(self, min_silence_ms: _Optional[int] = ..., max_utterance_ms: _Optional[int] = ..., speech_threshold: _Optional[float] = ..., min_speech_ms: _Optional[int] = ...) -> None: ...
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("model", "language", "task", "interim_results", "endpointing", "audio_format", "word_timestamps", "candidate_languages", "prompt", "speech_events")
+    __slots__ = ("model", "language", "task", "interim_results", "endpointing", "audio_format", "word_timestamps", "candidate_languages", "prompt", "speech_events", "commit")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +63,7 @@ class RecognitionConfig(_message.Message):
     CANDIDATE_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     SPEECH_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
     model: str
     language: str
     task: RecognitionTask
@@ -64,7 +74,8 @@ class RecognitionConfig(_message.Message):
     candidate_languages: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
     speech_events: bool
-    def __init__(self, model: _Optional[str] = ..., language: _Optional[str] = ..., task: _Optional[_Union[RecognitionTask, str]] = ..., interim_results: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., word_timestamps: _Optional[bool] = ..., candidate_languages: _Optional[_Iterable[str]] = ..., prompt: _Optional[str] = ..., speech_events: _Optional[bool] = ...) -> None: ...
+    commit: CommitMode
+    def __init__(self, model: _Optional[str] = ..., language: _Optional[str] = ..., task: _Optional[_Union[RecognitionTask, str]] = ..., interim_results: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., word_timestamps: _Optional[bool] = ..., candidate_languages: _Optional[_Iterable[str]] = ..., prompt: _Optional[str] = ..., speech_events: _Optional[bool] = ..., commit: _Optional[_Union[CommitMode, str]] = ...) -> None: ...
 
 class FinalizeUtterance(_message.Message):
     __slots__ = ()
@@ -93,7 +104,7 @@ class WordInfo(_message.Message):
     def __init__(self, word: _Optional[str] = ..., start_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., end_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., probability: _Optional[float] = ...) -> None: ...
 
 class RecognitionResult(_message.Message):
-    __slots__ = ("utterance_id", "is_final", "stability", "text", "language", "language_probability", "start_offset", "end_offset", "words", "model", "processing_time")
+    __slots__ = ("utterance_id", "is_final", "stability", "text", "language", "language_probability", "start_offset", "end_offset", "words", "model", "processing_time", "segment_index", "mid_utterance")
     UTTERANCE_ID_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
     STABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +116,8 @@ class RecognitionResult(_message.Message):
     WORDS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROCESSING_TIME_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    MID_UTTERANCE_FIELD_NUMBER: _ClassVar[int]
     utterance_id: str
     is_final: bool
     stability: float
@@ -116,7 +129,9 @@ class RecognitionResult(_message.Message):
     words: _containers.RepeatedCompositeFieldContainer[WordInfo]
     model: str
     processing_time: _duration_pb2.Duration
-    def __init__(self, utterance_id: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., text: _Optional[str] = ..., language: _Optional[str] = ..., language_probability: _Optional[float] = ..., start_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., end_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ..., model: _Optional[str] = ..., processing_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    segment_index: int
+    mid_utterance: bool
+    def __init__(self, utterance_id: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., text: _Optional[str] = ..., language: _Optional[str] = ..., language_probability: _Optional[float] = ..., start_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., end_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ..., model: _Optional[str] = ..., processing_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., segment_index: _Optional[int] = ..., mid_utterance: _Optional[bool] = ...) -> None: ...
 
 class SpeechEvent(_message.Message):
     __slots__ = ("type", "utterance_id", "offset")

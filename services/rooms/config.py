@@ -109,6 +109,21 @@ class RoomsConfig:
             "must accept it (its PARLEY_STT_MAX_UTTERANCE_MS at least as long)",
         ),
     )
+    catch_up_after_s: float = field(
+        default=3.0,
+        metadata=option(
+            "PARLEY_ROOMS_CATCH_UP_AFTER_S",
+            "seconds of a language's translated speech queued and not yet played beyond which "
+            "the next sentences are spoken faster until the listeners catch up; 0 never",
+        ),
+    )
+    catch_up_rate: float = field(
+        default=1.3,
+        metadata=option(
+            "PARLEY_ROOMS_CATCH_UP_RATE",
+            "speaking rate of translated speech while listeners catch up (1.0-2.0)",
+        ),
+    )
     allow_create_on_join: bool = field(
         default=True,
         metadata=option(

@@ -223,6 +223,7 @@ class FanOut:
             text=text,
             voice=tts_pb2.VoiceSelection(language=language, speaker_key=u.speaker.participant_id),
             audio_format=audio_format_to_proto(fmt),
+            options=tts_pb2.SynthesisOptions(speaking_rate=self._rate(language)),
         )
         started = time.perf_counter()
         sequence = 0
@@ -268,11 +269,28 @@ class FanOut:
             )
         if sequence:
             sample_bytes = 2 if fmt.encoding == "linear16" else 4
+            seconds = total_bytes / sample_bytes / fmt.sample_rate
             end = rooms_pb2.UtteranceAudioEnd(
-                utterance_id=u.utterance_id,
-                duration=duration(total_bytes / sample_bytes / fmt.sample_rate),
+                utterance_id=u.utterance_id, duration=duration(seconds)
             )
             self._to_all(members, rooms_pb2.JoinResponse(audio_end=end))
+            self._queued(language, started + first_chunk_s, seconds)
+
+    def _rate(self, language: str) -> float:
+        """How fast to speak ``language``: faster while its listeners have more than
+        ``catch_up_after_s`` of speech still to hear (as interpreters catch up)."""
+        room = self._room
+        backlog = room.audio_queued.get(language, 0.0) - time.perf_counter()
+        if room.catch_up_after_s and backlog > room.catch_up_after_s:
+            return room.catch_up_rate
+        return 1.0
+
+    def _queued(self, language: str, first_chunk_at: float, seconds: float) -> None:
+        """Counts ``seconds`` of speech that began to reach ``language``'s listeners at
+        ``first_chunk_at``: they hear it after what was queued before it."""
+        room = self._room
+        start = max(first_chunk_at, room.audio_queued.get(language, 0.0))
+        room.audio_queued[language] = start + seconds
 
     def _to_all(self, members: list[Member], event: rooms_pb2.JoinResponse) -> None:
         for member in members:

@@ -68,6 +68,8 @@ class RoomRegistry:
             join_token=secrets.token_urlsafe(24),
         )
         room.events = self
+        room.catch_up_after_s = self._config.catch_up_after_s
+        room.catch_up_rate = self._config.catch_up_rate
         if self.speech_for is not None:
             room.speech = self.speech_for(room)
         self._rooms[room_id] = room

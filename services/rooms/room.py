@@ -113,6 +113,10 @@ class Room:
     closed: bool = False
     events: RoomEvents | None = None
     speech: RoomSpeech | None = None
+    catch_up_after_s: float = 0.0  # see FanOut: 0 never speeds speech up
+    catch_up_rate: float = 1.0
+    # Until when (monotonic seconds) each listen language has translated speech queued.
+    audio_queued: dict[str, float] = field(default_factory=dict)
     tasks: TaskOwner = field(init=False)
     ended: asyncio.Event = field(init=False)  # set once the room has closed
 

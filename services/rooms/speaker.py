@@ -153,8 +153,11 @@ class SpeakerStream:
                 return f"{exc.code().name}: {exc.details()}"
         return None
 
-    def _utterance_id(self, stt_id: str) -> str:
-        return f"{self._member.participant_id}.{self._generation}.{stt_id}"
+    def _utterance_id(self, result: stt_pb2.RecognitionResult) -> str:
+        """The room's id of a result: one per segment of a recognised utterance (the first
+        segment keeps the utterance's own id)."""
+        base = f"{self._member.participant_id}.{self._generation}.{result.utterance_id}"
+        return f"{base}.{result.segment_index}" if result.segment_index else base
 
     def _on_speech_event(self, event: stt_pb2.SpeechEvent) -> None:
         if event.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_STARTED:
@@ -178,15 +181,18 @@ class SpeakerStream:
             )
 
     def _on_result(self, result: stt_pb2.RecognitionResult) -> None:
-        utterance_id = self._utterance_id(result.utterance_id)
+        utterance_id = self._utterance_id(result)
         if not result.is_final:
             self._fanout.partial(
                 self._member, utterance_id, result.text, result.language, result.stability
             )
             return
         now = time.perf_counter()
-        ended = self._ended_at.pop(result.utterance_id, now)
-        spoke_until = self._ended_at.pop(result.utterance_id + ".speech", ended)
+        if result.mid_utterance:  # committed while the speaker goes on: no end yet to time
+            ended = spoke_until = now
+        else:
+            ended = self._ended_at.pop(result.utterance_id, now)
+            spoke_until = self._ended_at.pop(result.utterance_id + ".speech", ended)
         self._finals.put_nowait(
             Utterance(
                 utterance_id=utterance_id,

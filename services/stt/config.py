@@ -109,6 +109,16 @@ class SttConfig:
             "dropped if speech resumes); 0 waits for the full silence",
         ),
     )
+    commit: str = field(
+        default="sentence",
+        metadata=option(
+            "PARLEY_STT_COMMIT",
+            "when a stream's text is final: each sentence as soon as two decodes agree on it, "
+            "while the speaker goes on (sentence), or the whole utterance after the "
+            "endpointing silence (utterance); RecognitionConfig.commit chooses per stream",
+            choices=("sentence", "utterance"),
+        ),
+    )
     turn: str = field(
         default="off",
         metadata=option(

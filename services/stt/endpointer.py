@@ -72,6 +72,7 @@ class UtteranceEnded:
         end: last sample of the speech, in stream samples.
         speech_end: where speech stopped (before the confirming silence).
         speech_probability: the voice activity model's mean speech probability over it.
+        audio_start: the stream sample of ``audio``'s first sample.
     """
 
     index: int
@@ -80,6 +81,7 @@ class UtteranceEnded:
     end: int
     speech_end: int
     speech_probability: float = 1.0
+    audio_start: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class UtteranceMayEnd:
     end: int
     speech_end: int
     speech_probability: float = 1.0
+    audio_start: int = 0
 
 
 Event = SpeechStarted | UtteranceMayEnd | UtteranceEnded
@@ -156,9 +159,26 @@ class Endpointer:
         """First speech sample of the utterance in progress."""
         return self._speech_start
 
+    @property
+    def buffer_start(self) -> int:
+        """The stream sample where :meth:`current_audio` starts."""
+        return self._buffer_start
+
     def current_audio(self) -> np.ndarray:
         """Audio of the utterance in progress (for partial hypotheses)."""
         return np.concatenate(self._buffer) if self._buffer else np.zeros(0, np.float32)
+
+    def commit(self, sample: int) -> None:
+        """Drops the utterance's audio before stream sample ``sample`` (what it holds was
+        committed): it goes on from there, and its length limit counts from there."""
+        if not self._in_speech or sample <= self._speech_start or sample > self._position:
+            return
+        self._probs = self._probs[(sample - self._speech_start) // FRAME :]
+        self._speech_start = sample
+        self._drop_before(sample)
+        if self._buffer and self._buffer_start < sample:  # cut the first piece at the sample
+            self._buffer[0] = self._buffer[0][sample - self._buffer_start :]
+            self._buffer_start = sample
 
     def feed(self, samples: np.ndarray) -> list[Event]:
         """Processes the next samples; returns the events they completed."""
@@ -256,14 +276,14 @@ class Endpointer:
         audio = self.current_audio()[: max(0, end - self._buffer_start)]
         return UtteranceMayEnd(
             self._index, audio, self._speech_start, end, min(self._last_speech_end, end),
-            self._mean_probability(),
+            self._mean_probability(), self._buffer_start,
         )  # fmt: skip
 
     def _end(self, end: int) -> UtteranceEnded:
         audio = self.current_audio()[: max(0, end - self._buffer_start)]
         event = UtteranceEnded(
             self._index, audio, self._speech_start, end, min(self._last_speech_end, end),
-            self._mean_probability(),
+            self._mean_probability(), self._buffer_start,
         )  # fmt: skip
         self._index += 1
         # What followed the utterance's end stays as pre-roll of the next one.

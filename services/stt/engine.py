@@ -96,6 +96,12 @@ class Recognizer(abc.ABC):
         """True once the model is in memory."""
         return True
 
+    @property
+    def word_timings(self) -> bool:
+        """True if partial decodes can carry word timings, which committing sentences while an
+        utterance goes on needs (and cheap enough to run every few hundred ms)."""
+        return False
+
     def load(self) -> None:  # noqa: B027 - optional hook, most API engines have nothing to load
         """Loads the model (blocking, idempotent). Engines with nothing to load do nothing."""
 

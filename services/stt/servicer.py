@@ -31,13 +31,22 @@ from services.stt.endpointer import Endpointer, EndpointingOptions, UtteranceEnd
 from services.stt.engine import SAMPLE_RATE, TRANSCRIBE, TRANSLATE, RecognitionOptions
 from services.stt.hallucination import HallucinationFilter
 from services.stt.registry import ModelRegistry
-from services.stt.stream import FINALIZE, Activity, Hypothesis, RecognitionStream, StreamSettings
+from services.stt.stream import (
+    FINALIZE,
+    SENTENCE,
+    UTTERANCE,
+    Activity,
+    Hypothesis,
+    RecognitionStream,
+    StreamSettings,
+)
 from services.stt.turn import TurnModel
 
 log = get_logger(__name__)
 
 MAX_PROMPT_CHARS = 1000  # Whisper reads at most 223 tokens of a prompt
 MAX_CANDIDATES = 20
+_COMMITS = {stt_pb2.COMMIT_MODE_UTTERANCE: UTTERANCE, stt_pb2.COMMIT_MODE_SENTENCE: SENTENCE}
 
 
 def _duration(samples: float) -> Duration:
@@ -124,6 +133,11 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             interim_results=config.interim_results,
             speech_events=config.speech_events,
             partial_interval_ms=self._config.partial_interval_ms,
+            # Committing sentences needs word timings of local decodes; API engines finish
+            # utterances whole.
+            commit=(_COMMITS.get(config.commit) or self._config.commit)
+            if engine.word_timings
+            else UTTERANCE,
         )
 
     def _result(self, h: Hypothesis, model: str) -> stt_pb2.RecognitionResult:
@@ -148,6 +162,8 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             ],
             model=model,
             processing_time=duration(h.seconds),
+            segment_index=h.segment,
+            mid_utterance=h.mid_utterance,
         )
 
     async def StreamingRecognize(

@@ -4,11 +4,17 @@ A reader task decodes, resamples and endpoints the incoming audio (the VAD runs 
 thread) and queues recognitions; the caller iterates :meth:`RecognitionStream.run` for the
 results, which come in order: whatever happens to an utterance is reported before anything of
 the next one.
+
+With ``commit="sentence"`` the unfinished utterance is decoded again every
+``partial_interval_ms`` of speech, and each sentence two consecutive decodes agree on becomes a
+final result at once (``services.stt.commit``): its audio leaves the utterance, and the next
+decodes carry its text as context. The final at the end of the utterance covers the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,6 +23,7 @@ import numpy as np
 from parley.audio import AudioFormat, PcmDecoder, StreamResampler
 from parley.errors import ParleyError
 from parley.logs import get_logger
+from services.stt.commit import SentenceCommitter, without_repeated_head
 from services.stt.endpointer import (
     Endpointer,
     EndpointingOptions,
@@ -32,6 +39,9 @@ from services.stt.registry import ModelRegistry
 log = get_logger(__name__)
 
 FINALIZE = object()  # an input item: end the utterance in progress now
+SENTENCE, UTTERANCE = "sentence", "utterance"
+CONTEXT_CHARS = 200  # of the committed text carried into the next decodes
+UNSPACED = {"zh", "ja", "th", "lo", "my", "yue"}  # languages written without spaces
 
 
 @dataclass(frozen=True)
@@ -45,11 +55,14 @@ class StreamSettings:
     interim_results: bool = False
     speech_events: bool = False
     partial_interval_ms: int = 700
+    commit: str = UTTERANCE
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """A partial or final transcript of one utterance; offsets are 16 kHz stream samples."""
+    """A partial or final transcript of one utterance or segment; offsets are 16 kHz stream
+    samples. ``segment`` counts the finals of the utterance; ``mid_utterance`` marks a final
+    committed while it goes on."""
 
     index: int
     is_final: bool
@@ -58,11 +71,18 @@ class Hypothesis:
     start: int
     end: int
     seconds: float
+    segment: int = 0
+    mid_utterance: bool = False
 
 
 @dataclass(frozen=True)
 class _Pending:
-    """A recognition queued for the caller, in order."""
+    """A recognition queued for the caller, in order.
+
+    ``generation`` and ``origin`` (the stream sample where its audio starts) let a partial's
+    words be compared with the previous decode of the same audio; ``committed`` is the text
+    already final in its utterance, which a final must not repeat.
+    """
 
     future: asyncio.Future
     index: int
@@ -70,6 +90,10 @@ class _Pending:
     end: int
     final: bool
     speech_probability: float = 1.0
+    segment: int = 0
+    generation: int = 0
+    origin: int = 0
+    committed: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,10 @@ def stability(previous: list[str], current: list[str]) -> float:
     return same / len(current)
 
 
+def joined(words, language: str) -> str:
+    return ("" if language in UNSPACED else " ").join(w.word for w in words)
+
+
 class RecognitionStream:
     """Runs one StreamingRecognize call."""
 
@@ -112,6 +140,14 @@ class RecognitionStream:
         self._partial_pending: asyncio.Future | None = None
         # Recognition started when the end became likely: (index, end, future).
         self._early: tuple[int, int, asyncio.Future] | None = None
+        # Sentence commitment (see the module's doc).
+        self._sentence = settings.commit == SENTENCE
+        self._committer = SentenceCommitter()
+        self._segment = 0  # the next final's segment of the utterance in progress
+        self._context = ""  # what is final of the utterance in progress
+        self._generation = 0  # bumped at each commit and each utterance's end
+        self._committed_until = 0  # stream sample: the audio before it is final
+        self._pending_commit: int | None = None  # for the endpointer, between two feeds
 
     async def run(self, inputs: AsyncIterator[object]) -> AsyncIterator[Hypothesis | Activity]:
         """Consumes ``inputs`` (audio bytes or FINALIZE) and yields what was recognised.
@@ -130,44 +166,84 @@ class RecognitionStream:
                 if isinstance(item, Activity):
                     yield item
                     continue
-                result = await self._result(item)
-                if result is not None:
+                for result in await self._results(item):
                     yield result
             await reader
         finally:
             reader.cancel()
             self._registry.cancel_partial(self._settings.model, self._partial_key)
 
-    async def _result(self, pending: _Pending) -> Hypothesis | None:
-        future, index = pending.future, pending.index
+    async def _results(self, pending: _Pending) -> list[Hypothesis]:
+        future = pending.future
         try:
             timed = await future
         except asyncio.CancelledError:
             if future.cancelled():  # a partial superseded by a newer one or by the final
-                return None
+                return []
             raise
         except ParleyError:
             raise
         except Exception:  # an engine bug ends only this utterance
-            log.exception("recognition failed", utterance=index)
-            return None
+            log.exception("recognition failed", utterance=pending.index)
+            return []
         transcript: Transcript = timed.value
-        if not transcript.text:
-            return None
-        if self._filter.dropped(transcript, pending.speech_probability, pending.final):
-            return None
-        start, end = pending.start, pending.end
         if pending.final:
-            self._partial_words = []
-            return Hypothesis(index, True, 1.0, transcript, start, end, timed.seconds)
-        words = transcript.text.split()
-        score = stability(self._partial_words, words)
-        self._partial_words = words
-        return Hypothesis(index, False, score, transcript, start, end, timed.seconds)
+            return self._final(pending, transcript, timed.seconds)
+        found = []
+        if self._sentence and pending.generation == self._generation:
+            audio_s = (pending.end - pending.origin) / SAMPLE_RATE
+            commit = self._committer.offer(transcript.words, audio_s)
+            if commit is not None:
+                found += self._commit(pending, transcript, commit, timed.seconds)
+                rest = transcript.words[len(commit.words) :]
+                transcript = dataclasses.replace(
+                    transcript, text=joined(rest, transcript.language), words=rest
+                )
+        if self._settings.interim_results and transcript.text:
+            if not self._filter.dropped(transcript, pending.speech_probability, final=False):
+                words = transcript.text.split()
+                score = stability(self._partial_words, words)
+                self._partial_words = words
+                found.append(Hypothesis(
+                    pending.index, False, score, transcript, pending.origin, pending.end,
+                    timed.seconds, self._segment,
+                ))  # fmt: skip
+        return found
+
+    def _final(self, pending: _Pending, transcript: Transcript, seconds: float):
+        text = without_repeated_head(transcript.text, pending.committed)
+        if text != transcript.text:
+            transcript = dataclasses.replace(transcript, text=text, words=())
+        if not transcript.text:
+            return []
+        if self._filter.dropped(transcript, pending.speech_probability, True):
+            return []
+        self._partial_words = []
+        return [Hypothesis(pending.index, True, 1.0, transcript, pending.start, pending.end,
+                           seconds, pending.segment)]  # fmt: skip
+
+    def _commit(self, pending: _Pending, transcript: Transcript, commit, seconds: float):
+        """Makes a final of the words agreed on; the audio they took leaves the utterance."""
+        cut = pending.origin + int(commit.cut_s * SAMPLE_RATE)
+        final = dataclasses.replace(
+            transcript, text=joined(commit.words, transcript.language), words=commit.words
+        )
+        found = []
+        if not self._filter.dropped(final, pending.speech_probability, True):
+            found.append(Hypothesis(pending.index, True, 1.0, final, pending.origin, cut, seconds,
+                                    self._segment, mid_utterance=True))  # fmt: skip
+        self._context = f"{self._context} {final.text}".strip()
+        self._segment += 1
+        self._generation += 1
+        self._committed_until = self._pending_commit = cut
+        self._partial_words = []
+        self._drop_early()  # its audio held what is now final
+        return found
 
     async def _read(self, inputs: AsyncIterator[object]) -> None:
         try:
             async for item in inputs:
+                self._apply_commit()
                 if item is FINALIZE:
                     self._handle(await asyncio.to_thread(self._endpointer.flush))
                     continue
@@ -175,12 +251,34 @@ class RecognitionStream:
                 if samples.size:
                     self._handle(await asyncio.to_thread(self._endpointer.feed, samples))
                     self._maybe_partial()
+            self._apply_commit()
             tail = self._resampler.process(np.zeros(0, np.float32), last=True)
             events = await asyncio.to_thread(self._endpointer.feed, tail) if tail.size else []
             self._handle([*events, *await asyncio.to_thread(self._endpointer.flush)])
             self._out.put_nowait(None)
         except ParleyError as exc:
             self._out.put_nowait(exc)
+
+    def _apply_commit(self) -> None:
+        """Tells the endpointer of a commit (only between two feeds: it runs in a thread)."""
+        if self._pending_commit is not None:
+            self._endpointer.commit(self._pending_commit)
+            self._pending_commit = None
+
+    def _options(self, partial: bool = False) -> RecognitionOptions:
+        """The stream's options, with what is final of the utterance as context."""
+        options = self._settings.options
+        prompt = " ".join(filter(None, (options.prompt, self._context[-CONTEXT_CHARS:])))
+        if partial:
+            # Partials have no word timings to report, but commitment needs them.
+            return dataclasses.replace(options, partial=True, word_timestamps=self._sentence,
+                                       prompt=prompt or None)  # fmt: skip
+        return dataclasses.replace(options, prompt=prompt or None)
+
+    def _uncommitted(self, audio: np.ndarray, audio_start: int) -> tuple[np.ndarray, int]:
+        """``audio`` (starting at stream sample ``audio_start``) less what is already final."""
+        skip = max(0, self._committed_until - audio_start)
+        return audio[skip:], audio_start + skip
 
     def _handle(self, events: list) -> None:
         for event in events:
@@ -192,27 +290,32 @@ class RecognitionStream:
                 # Start recognising now; the result is used only if the silence lasts.
                 self._registry.cancel_partial(self._settings.model, self._partial_key)
                 self._drop_early()
-                future = self._registry.submit(
-                    self._settings.model, event.audio, self._settings.options
-                )
+                audio, _ = self._uncommitted(event.audio, event.audio_start)
+                future = self._registry.submit(self._settings.model, audio, self._options())
                 self._early = (event.index, event.end, future)
             elif isinstance(event, UtteranceEnded):
-                self._registry.cancel_partial(self._settings.model, self._partial_key)
-                if self._settings.speech_events:
-                    self._out.put_nowait(Activity(event.index, False, event.speech_end))
-                if self._early is not None and self._early[:2] == (event.index, event.end):
-                    future = self._early[2]
-                    self._early = None
-                else:
-                    self._drop_early()
-                    future = self._registry.submit(
-                        self._settings.model, event.audio, self._settings.options
-                    )
-                self._out.put_nowait(
-                    _Pending(
-                        future, event.index, event.start, event.end, True, event.speech_probability
-                    )
-                )
+                self._end(event)
+
+    def _end(self, event: UtteranceEnded) -> None:
+        self._registry.cancel_partial(self._settings.model, self._partial_key)
+        if self._settings.speech_events:
+            self._out.put_nowait(Activity(event.index, False, event.speech_end))
+        if self._early is not None and self._early[:2] == (event.index, event.end):
+            future = self._early[2]
+            self._early = None
+        else:
+            self._drop_early()
+            audio, _ = self._uncommitted(event.audio, event.audio_start)
+            future = self._registry.submit(self._settings.model, audio, self._options())
+        start = max(event.start, self._committed_until)
+        self._out.put_nowait(
+            _Pending(future, event.index, start, event.end, True, event.speech_probability,
+                     self._segment, committed=self._context)
+        )  # fmt: skip
+        # The next utterance starts afresh.
+        self._segment, self._context = 0, ""
+        self._generation += 1
+        self._committer.reset()
 
     def _drop_early(self) -> None:
         """Forgets an early recognition whose utterance went on after all."""
@@ -221,7 +324,8 @@ class RecognitionStream:
             self._early = None
 
     def _maybe_partial(self) -> None:
-        if not (self._settings.interim_results and self._endpointer.in_speech):
+        wanted = self._settings.interim_results or self._sentence
+        if not (wanted and self._endpointer.in_speech):
             return
         if self._endpointer.silence_ms:
             # The utterance may be ending: a partial started now would hold the worker when
@@ -233,21 +337,15 @@ class RecognitionStream:
         if position - self._partial_at < interval or (pending is not None and not pending.done()):
             return
         self._partial_at = position
-        options = RecognitionOptions(
-            language=self._settings.options.language,
-            task=self._settings.options.task,
-            candidate_languages=self._settings.options.candidate_languages,
-            prompt=self._settings.options.prompt,
-            partial=True,
+        audio, origin = self._uncommitted(
+            self._endpointer.current_audio(), self._endpointer.buffer_start
         )
         future = self._registry.submit(
-            self._settings.model,
-            self._endpointer.current_audio(),
-            options,
-            partial_key=self._partial_key,
+            self._settings.model, audio, self._options(partial=True), partial_key=self._partial_key
         )
         self._partial_pending = future
         index = self._endpointer.utterance_index
         self._out.put_nowait(
-            _Pending(future, index, self._endpointer.speech_start, position, False)
-        )
+            _Pending(future, index, origin, position, False, segment=self._segment,
+                     generation=self._generation, origin=origin)
+        )  # fmt: skip

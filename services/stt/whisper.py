@@ -34,6 +34,10 @@ from services.stt.window import (
 
 log = get_logger(__name__)
 
+# faster-whisper's own defaults for joining punctuation to words.
+PREPENDED = "\"'“¿([{-"
+APPENDED = "\"'.。,，!！?？:：”)]}、"
+
 
 def whisper_languages() -> tuple[str, ...]:
     """Every language code Whisper knows, before any model is loaded.
@@ -116,6 +120,10 @@ class WhisperRecognizer(Recognizer):
         other = copy.copy(self)
         other._window = window
         return other
+
+    @property
+    def word_timings(self) -> bool:
+        return True
 
     @property
     def loaded(self) -> bool:
@@ -208,7 +216,7 @@ class WhisperRecognizer(Recognizer):
         beam, at most :func:`token_budget` tokens; returns the transcript and its token count."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_suppressed_tokens
+        from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
         model = self._model
         encoded = model.encode(pad_or_trim(features, window))
@@ -238,9 +246,12 @@ class WhisperRecognizer(Recognizer):
         words: tuple[Word, ...] = ()
         if options.word_timestamps and tokens:
             aligned = model.find_alignment(tokenizer, [tokens], encoded, features.shape[-1])[0]
+            # Punctuation comes as words of its own: joined to its word, as Whisper writes it.
+            merge_punctuations(aligned, PREPENDED, APPENDED)
             words = tuple(
                 Word(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
                 for w in aligned
+                if w["word"].strip()
             )
         # CTranslate2's score is the log-probability per token (length penalty 1).
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)

@@ -49,6 +49,8 @@ class ScriptedBackends:
         self.fail_synthesis: set[str] = set()
         self.hold_synthesis: asyncio.Event | None = None
         self.stuck_recognition = False
+        self.speech_s = CHUNKS * CHUNK_BYTES / 2 / 16_000  # audio per synthesis (16 kHz)
+        self.rates: list[float] = []  # the speaking rate of each synthesis
         self.recognizing = 0  # recognition streams open now
         self.no_recognition = asyncio.Event()  # set whenever no recognition stream is open
 
@@ -118,8 +120,12 @@ class ScriptedBackends:
         if language in self.fail_synthesis:
             raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, f"injected failure: {language}")
         fmt = request.audio_format
+        speed = request.options.speaking_rate or 1.0
+        self.rates.append(round(speed, 3))
+        rate = fmt.sample_rate_hz or 16_000
+        size = int(self.speech_s / speed * rate * 2 / CHUNKS) // 2 * 2
         for sequence in range(CHUNKS):
-            reply = tts_pb2.StreamingSynthesizeResponse(audio=bytes(CHUNK_BYTES))
+            reply = tts_pb2.StreamingSynthesizeResponse(audio=bytes(size))
             if sequence == 0:
                 reply.audio_format.CopyFrom(
                     audio_pb2.AudioFormat(

@@ -303,3 +303,19 @@ async def test_an_empty_room_is_removed_after_its_timeout_and_an_occupied_one_st
         with pytest.raises(grpc.aio.AioRpcError) as gone:
             await stub.GetRoom(rooms_pb2.GetRoomRequest(room_id="occupied"))
         assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_listeners_who_fall_behind_hear_faster_speech_until_they_catch_up():
+    backends = ScriptedBackends()
+    backends.speech_s = 2.0  # each sentence takes 2 s to hear
+    async with rooms(backends, catch_up_after_s=3.0, catch_up_rate=1.3) as (stub, _, _):
+        room = await open_room(stub)
+        ann = await enter(stub, room, "Ann", "en", "en")
+        luis = await enter(stub, room, "Luis", "es", "es")
+        for n in range(5):  # said in a rush: translated speech piles up
+            say(ann, f"Sentence number {n}.")
+        await luis.wait_for(lambda _: len(luis.of("audio_end")) == 5, within_s=10)
+        # Nothing, then 2 s queued: normal pace; 4 s and more queued (over 3 s): faster.
+        assert backends.rates == [1.0, 1.0, 1.3, 1.3, 1.3]
+        for person in (ann, luis):
+            await person.close()
