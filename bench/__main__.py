@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import monologue
 from bench.capacity import capacity, clips
 from bench.room import LISTEN, Listener, Server, make_lines, percentile, speak
 from bench.stt_window import stt_window_markdown
@@ -26,9 +27,21 @@ RESULTS = ROOT / "bench" / "results"
 # Each latency and capacity target compares the two configurations measured in the same run.
 TARGETS = {"base_ratio": 0.55, "tiny_ratio": 0.7, "capacity_ratio": 3.0, "fanout_cpu_ratio": 1.10,
            "spread_p99_ms": 50.0, "rss_mb": 1500.0}  # fmt: skip
-BEFORE, AFTER = "before", "after"
-# before: Whisper's full 30 s window and silence-only endpointing; after: the defaults.
-CONFIGS = {BEFORE: {"PARLEY_STT_WINDOW": "full", "PARLEY_STT_TURN": "off"}, AFTER: {}}
+BEFORE, AFTER, WINDOW = "before", "after", "window"
+# before: Whisper's full 30 s window, silence-only endpointing, one final per utterance (the
+# first version); window: the fitted window, one final per utterance; after: the defaults (the
+# fitted window, each sentence final while the speaker goes on).
+CONFIGS = {
+    BEFORE: {
+        "PARLEY_STT_WINDOW": "full",
+        "PARLEY_STT_TURN": "off",
+        "PARLEY_STT_COMMIT": "utterance",
+    },
+    WINDOW: {"PARLEY_STT_COMMIT": "utterance"},
+    AFTER: {},
+}
+MONOLOGUE = {"lag_p50_s": 2.0, "lag_p95_s": 3.5, "heard_until_s": 4.0, "wer_margin": 0.02,
+             "pause_margin_s": 0.1}  # fmt: skip
 LANGS = ("es", "fr", "it")
 
 
@@ -218,17 +231,33 @@ async def run(quick: bool) -> dict:
                     after, lines, [max(sizes)], 2 if quick else 3, languages=("es",)
                 )
                 report["concurrent"] = await concurrent(after.address, lines, [1, 2, 4])
+                report["monologues"] = await monologues_both_ways(servers)
                 talk = clips()
                 report["capacity"] = {}
-                for name, server in servers.items():
+                for name in (BEFORE, AFTER):
                     print(f"  capacity, {name}:", flush=True)
                     report["capacity"][name] = await capacity(
-                        server.address, talk, seconds=20.0 if quick else 40.0
+                        servers[name].address, talk, seconds=20.0 if quick else 40.0
                     )
         finally:
             for server in servers.values():
                 server.stop()
     return report
+
+
+async def monologues_both_ways(servers: dict[str, Server]) -> dict:
+    """Every monologue through the default server (sentences final as they come) and the
+    one that waits for the end of each utterance, alternating; and a whole-clip recognition."""
+    rows: dict[str, list[dict]] = {AFTER: [], WINDOW: []}
+    clip_wers = []
+    for m in monologue.monologues():
+        for name in (AFTER, WINDOW):
+            print(f"  monologue {m.voice.label} ({m.ends_s[-1]:.0f} s), {name}", flush=True)
+            rows[name].append(await monologue.run_one(servers[name], m))
+        clip_wers.append(await monologue.whole_clip_wer(servers[WINDOW], m))
+    found = {name: monologue.summary(found) for name, found in rows.items()}
+    found["whole_clip_wer"] = float(sum(clip_wers) / len(clip_wers))
+    return found
 
 
 def _ratio(report: dict, model: str) -> float:
@@ -244,7 +273,11 @@ def verdicts(report: dict) -> list[tuple[str, float, float, bool]]:
     ratio = fan[max(fan)]["cpu_s_per_utterance"] / fan[3]["cpu_s_per_utterance"]
     spread = max(f["spread_p99_ms"] for f in report["fanout"])
     within = max(f["spread_within_language_p99_ms"] for f in report["fanout"])
-    t = TARGETS
+    t, mono = TARGETS, report["monologues"]
+    talk = mono[AFTER]
+    by_config = report["models"]["whisper-base"]
+    paused = by_config[AFTER]["first_audio_p50_s"] - by_config[WINDOW]["first_audio_p50_s"]
+    wer_over = talk["wer"] - mono["whole_clip_wer"]
     return [
         ("first audio p50, base, after/before", base, t["base_ratio"], base <= t["base_ratio"]),
         ("first audio p50, tiny.en, after/before", tiny, t["tiny_ratio"], tiny <= t["tiny_ratio"]),
@@ -258,6 +291,16 @@ def verdicts(report: dict) -> list[tuple[str, float, float, bool]]:
          within <= t["spread_p99_ms"]),
         ("parley serve RSS after warm-up (MB)", report["rss_mb"], t["rss_mb"],
          report["rss_mb"] <= t["rss_mb"]),
+        ("monologue: sentence end -> first audio p50 (s)", talk["lag_p50_s"],
+         MONOLOGUE["lag_p50_s"], talk["lag_p50_s"] <= MONOLOGUE["lag_p50_s"]),
+        ("monologue: sentence end -> first audio p95 (s)", talk["lag_p95_s"],
+         MONOLOGUE["lag_p95_s"], talk["lag_p95_s"] <= MONOLOGUE["lag_p95_s"]),
+        ("monologue: heard until, after the speaker (s)", talk["heard_until_max_s"],
+         MONOLOGUE["heard_until_s"], talk["heard_until_max_s"] <= MONOLOGUE["heard_until_s"]),
+        ("monologue: WER joined - WER whole clip", wer_over, MONOLOGUE["wer_margin"],
+         wer_over <= MONOLOGUE["wer_margin"]),
+        ("pauses: first audio p50, after - window (s)", paused, MONOLOGUE["pause_margin_s"],
+         paused <= MONOLOGUE["pause_margin_s"]),
     ]  # fmt: skip
 
 
@@ -313,8 +356,16 @@ def bounds(report: dict) -> list[str]:
                 f"- {name.strip()}: {value:.1f}. Delivery to every listener from one event loop "
                 "(see Fan-out)."
             )
-        else:
+        elif index == 6:
             found.append(f"- {name.strip()}: {value:.0f}. The models and voices loaded.")
+        else:
+            talk = report["monologues"][AFTER]
+            found.append(
+                f"- {name.strip()}: {value:.2f}. A sentence is final once two decodes, "
+                "0.7 s of speech apart, agree on it and on its end; "
+                f"{talk['never_heard']} sentence(s) were never matched to a segment "
+                "(see Monologues)."
+            )
     return found
 
 
@@ -331,6 +382,17 @@ def print_report(report: dict) -> None:
                 f"{model:<17}{name:<8}{m['deliveries']:>4}{m['first_audio_p50_s']:>11.2f}"
                 f"{m['first_audio_p95_s']:>7.2f}{m['caption_p50_s']:>13.2f}   {stages}"
             )
+    clip = report["monologues"]["whole_clip_wer"]
+    print(
+        f"\n{'monologues':<10}{'lag p50':>9}{'p95':>7}{'missed':>8}{'heard until':>13}"
+        f"{'CPU/min':>9}{'WER':>7}   whole clip WER {clip:.3f}"
+    )
+    for name in (AFTER, WINDOW):
+        m = report["monologues"][name]
+        print(
+            f"{name:<10}{m['lag_p50_s']:>9.2f}{m['lag_p95_s']:>7.2f}{m['never_heard']:>8}"
+            f"{m['heard_until_max_s']:>13.2f}{m['cpu_s_per_min']:>9.1f}{m['wer']:>7.3f}"
+        )
     print(f"\n{'capacity':<10}{'people':>8}   lag p95 per step")
     for name, c in report["capacity"].items():
         steps = ", ".join(f"{x['people']}: {x['lag_p95_s']:.2f} s" for x in c["steps"])
@@ -390,6 +452,46 @@ def plot(report: dict, out: Path) -> None:
     right.set_title("fan-out scaling")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+
+
+def monologue_section(report: dict) -> list[str]:
+    mono = report["monologues"]
+    out = [
+        "## Monologues",
+        "",
+        "People who do not pause: each monologue is one voice saying its language's sentences",
+        "of four words or more, 120 ms apart (no pause long enough to end an utterance),",
+        "streamed into a room in real time, with one listener in the other language (en -> es,",
+        "es -> en). *after* is the default server, where each sentence is final as soon as two",
+        "decodes agree on it (`PARLEY_STT_COMMIT=sentence`); *window* waits for the end of the",
+        "utterance (`utterance`; the speech is cut at 15 s). The lag is from the end of a",
+        "sentence in the speaker's audio to the first translated audio of the segment that",
+        "reaches it; heard until is when the listener, playing every chunk in order from its",
+        "arrival, finishes, after the speaker stopped; CPU is the server's, per minute of",
+        "speech; WER is the committed text joined, against the script (a whole-clip",
+        f"recognition of the same audio scored {mono['whole_clip_wer']:.3f}).",
+        "",
+        "| config | monologues | sentences | lag p50 | lag p95 | never heard | heard until"
+        " (max) | CPU s per min | WER |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in (AFTER, WINDOW):
+        m = mono[name]
+        out.append(
+            f"| {name} | {m['monologues']} | {m['sentences']} | {m['lag_p50_s']:.2f} s | "
+            f"{m['lag_p95_s']:.2f} s | {m['never_heard']} | {m['heard_until_max_s']:.2f} s | "
+            f"{m['cpu_s_per_min']:.1f} | {m['wer']:.3f} |"
+        )
+    out += ["", "| voice | config | speech | segments | lags (s) | heard until | WER |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for name in (AFTER, WINDOW):
+        for r in mono[name]["rows"]:
+            lags = ", ".join(f"{x:.1f}" for x in r["lags_s"])
+            out.append(
+                f"| {r['voice']} | {name} | {r['speech_s']:.0f} s | {r['segments']} | {lags} | "
+                f"{r['heard_until_s']:.1f} s | {r['wer']:.3f} |"
+            )
+    return [*out, ""]
 
 
 def recognition_sections() -> list[str]:
@@ -474,6 +576,7 @@ def write_markdown(report: dict, path: Path) -> None:
             for name, c in report["capacity"].items()
         ),
         "",
+        *monologue_section(report),
         *recognition_sections(),
     ]
     out += [

@@ -110,7 +110,7 @@ class RoomsConfig:
         ),
     )
     catch_up_after_s: float = field(
-        default=3.0,
+        default=1.5,
         metadata=option(
             "PARLEY_ROOMS_CATCH_UP_AFTER_S",
             "seconds of a language's translated speech queued and not yet played beyond which "
@@ -118,10 +118,11 @@ class RoomsConfig:
         ),
     )
     catch_up_rate: float = field(
-        default=1.3,
+        default=1.5,
         metadata=option(
             "PARLEY_ROOMS_CATCH_UP_RATE",
-            "speaking rate of translated speech while listeners catch up (1.0-2.0)",
+            "fastest speaking rate of translated speech while listeners catch up, reached when "
+            "they are twice --catch-up-after-s behind (half way to it as soon as they pass it)",
         ),
     )
     allow_create_on_join: bool = field(

@@ -278,12 +278,15 @@ class FanOut:
 
     def _rate(self, language: str) -> float:
         """How fast to speak ``language``: faster while its listeners have more than
-        ``catch_up_after_s`` of speech still to hear (as interpreters catch up)."""
+        ``catch_up_after_s`` of speech still to hear (as interpreters catch up), the more so
+        the further behind, up to ``catch_up_rate`` at twice that."""
         room = self._room
+        bound = room.catch_up_after_s
         backlog = room.audio_queued.get(language, 0.0) - time.perf_counter()
-        if room.catch_up_after_s and backlog > room.catch_up_after_s:
-            return room.catch_up_rate
-        return 1.0
+        if not bound or backlog <= bound:
+            return 1.0
+        behind = min(1.0, (backlog - bound) / bound)
+        return 1.0 + (room.catch_up_rate - 1.0) * max(behind, 0.5)
 
     def _queued(self, language: str, first_chunk_at: float, seconds: float) -> None:
         """Counts ``seconds`` of speech that began to reach ``language``'s listeners at

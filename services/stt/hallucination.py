@@ -60,9 +60,18 @@ class HallucinationFilter:
         self._model = model
         self._recent: deque[str] = deque(maxlen=REPEAT_WINDOW)
 
-    def dropped(self, transcript: Transcript, speech_probability: float, final: bool) -> bool:
-        """True if ``transcript`` should not reach the caller; finals are remembered."""
+    def dropped(
+        self, transcript: Transcript, speech_probability: float, final: bool, agreed: bool = False
+    ) -> bool:
+        """True if ``transcript`` should not reach the caller; finals are remembered.
+
+        ``agreed`` text (two decodes of the unfinished utterance said it word for word) is
+        speech by that test: only a very low confidence or a loop drops it (the no-speech
+        probability of a decode that starts between two sentences says little).
+        """
         why = reason(transcript, speech_probability)
+        if agreed and why not in ("low_confidence", "compression"):
+            why = None
         key = " ".join(_WORD.findall(transcript.text.lower()))
         unsure = (
             transcript.no_speech_prob > CLEAR_NO_SPEECH or transcript.avg_logprob < CLEAR_LOGPROB

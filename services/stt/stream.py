@@ -229,7 +229,7 @@ class RecognitionStream:
             transcript, text=joined(commit.words, transcript.language), words=commit.words
         )
         found = []
-        if not self._filter.dropped(final, pending.speech_probability, True):
+        if not self._filter.dropped(final, pending.speech_probability, True, agreed=True):
             found.append(Hypothesis(pending.index, True, 1.0, final, pending.origin, cut, seconds,
                                     self._segment, mid_utterance=True))  # fmt: skip
         self._context = f"{self._context} {final.text}".strip()

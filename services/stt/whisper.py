@@ -203,7 +203,9 @@ class WhisperRecognizer(Recognizer):
         transcript, tokens = self._decode(features[:, :content], window, options, seconds)
         if window < FULL_FRAMES:
             reason = suspect(transcript.text, tokens, seconds, transcript.avg_logprob, self._window)
-            if reason is not None:
+            # A partial is a preview, taken again in a moment: unclear speech is not worth a
+            # second decode there (a loop still is: its words could agree).
+            if reason is not None and not (options.partial and reason == "low_confidence"):
                 WINDOW_FALLBACKS.labels(self._source.name, reason).inc()
                 log.debug("fitted window distrusted", reason=reason, seconds=round(seconds, 2))
                 transcript, _ = self._decode(features[:, :content], FULL_FRAMES, options, seconds)
