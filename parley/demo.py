@@ -3,7 +3,7 @@
 Each simulated participant's lines are spoken by the server's own TextToSpeechService, then
 streamed into the room in real time, one speaker after another. Everything every participant
 receives is printed with its time, and a summary gives the lag from the end of each line to
-the first translated audio at each listener.
+the first translated audio of its last words at each listener.
 """
 
 from __future__ import annotations
@@ -163,12 +163,15 @@ def _summary(cast: list[Person], ends: dict[str, float], echo) -> dict:
             if event.WhichOneof("event") == "audio_begin":
                 speaker = names.get(event.audio_begin.speaker_id, "?")
                 lags.setdefault(f"{speaker}->{person.name}", []).append(at - ends[speaker])
-    echo("\nend of speech -> first translated audio at the listener:")
+    # A line of more than one sentence may reach a listener in several segments, the first
+    # while it is still being said: its lag is that of the segment holding its last words.
+    echo("\nend of speech -> first translated audio of its last words at the listener:")
     for pair, values in sorted(lags.items()):
-        echo(f"  {pair:<14} {values[0]:.2f} s")
-    every = [v for values in lags.values() for v in values]
-    if every:
-        echo(f"  median {statistics.median(every):.2f} s over {len(every)} deliveries")
+        parts = f" ({len(values)} segments)" if len(values) > 1 else ""
+        echo(f"  {pair:<14} {values[-1]:.2f} s{parts}")
+    last = [values[-1] for values in lags.values()]
+    if last:
+        echo(f"  median {statistics.median(last):.2f} s over {len(last)} deliveries")
     return lags
 
 
