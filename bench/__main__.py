@@ -360,10 +360,19 @@ def bounds(report: dict) -> list[str]:
             found.append(f"- {name.strip()}: {value:.0f}. The models and voices loaded.")
         else:
             talk = report["monologues"][AFTER]
+            voices = ", ".join(
+                f"{r['voice']} {percentile([x for x in r['lags_s'] if x == x], 50):.1f} s "
+                f"(WER {r['wer']:.2f}, heard until {r['heard_until_s']:.1f} s)"
+                for r in talk["rows"]
+            )
             found.append(
-                f"- {name.strip()}: {value:.2f}. A sentence is final once two decodes, "
-                "0.7 s of speech apart, agree on it and on its end; "
-                f"{talk['never_heard']} sentence(s) were never matched to a segment "
+                f"- {name.strip()}: {value:.2f}. Per voice, lag p50: {voices}. A sentence is "
+                "final once two decodes, 0.7 s of speech apart, agree on it and on its end: "
+                "where a voice is recognised unsurely, consecutive decodes disagree and its "
+                "speech waits for the 15 s cut; "
+                f"{talk['never_heard']} sentence(s) were never matched to a segment. Heard "
+                "until adds the translated speech that is longer than the original, which "
+                "catch-up shortens only as much as the listener's voice obeys its speaking rate "
                 "(see Monologues)."
             )
     return found
