@@ -53,7 +53,7 @@ async def test_a_room_utterance_is_counted_timed_and_staged(spawn):
     async with Connection(server.address, ConnectionOptions(api_key=KEY)) as parley:
         await parley.rooms.create("metered", open_room=True)
         caption = await say_and_hear(parley, "metered", "Good morning, everyone.", "en", "es")
-    assert "buenos" in caption.text.lower()
+    assert "buen" in caption.text.lower()
     async with Connection(server.address, ConnectionOptions()) as anonymous:
         with pytest.raises(Exception, match="missing API key"):
             await anonymous.rooms.list()

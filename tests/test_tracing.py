@@ -62,7 +62,7 @@ async def test_an_utterance_is_one_trace_across_services(spawn, collector):
     async with Connection(server.address, ConnectionOptions()) as parley:
         await parley.rooms.create("traced", open_room=True)
         caption = await say_and_hear(parley, "traced", "Good morning, everyone.", "en", "es")
-    assert "buenos" in caption.text.lower()
+    assert "buen" in caption.text.lower()
 
     for _ in range(50):  # spans are exported in batches
         names = {span.name for _, span in sink.spans}

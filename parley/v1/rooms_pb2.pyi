@@ -102,7 +102,7 @@ class Participant(_message.Message):
     def __init__(self, participant_id: _Optional[str] = ..., display_name: _Optional[str] = ..., speak_language: _Optional[str] = ..., listen_language: _Optional[str] = ..., speaking: _Optional[bool] = ..., muted: _Optional[bool] = ..., delivery: _Optional[_Union[DeliveryMode, str]] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Room(_message.Message):
-    __slots__ = ("room_id", "name", "limits", "participants", "create_time", "open", "listen_languages")
+    __slots__ = ("room_id", "name", "limits", "participants", "create_time", "open", "listen_languages", "glossary")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,7 @@ class Room(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     OPEN_FIELD_NUMBER: _ClassVar[int]
     LISTEN_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
+    GLOSSARY_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     name: str
     limits: RoomLimits
@@ -117,19 +118,22 @@ class Room(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     open: bool
     listen_languages: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., limits: _Optional[_Union[RoomLimits, _Mapping]] = ..., participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open: _Optional[bool] = ..., listen_languages: _Optional[_Iterable[str]] = ...) -> None: ...
+    glossary: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., limits: _Optional[_Union[RoomLimits, _Mapping]] = ..., participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open: _Optional[bool] = ..., listen_languages: _Optional[_Iterable[str]] = ..., glossary: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateRoomRequest(_message.Message):
-    __slots__ = ("room_id", "name", "limits", "open")
+    __slots__ = ("room_id", "name", "limits", "open", "glossary")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     OPEN_FIELD_NUMBER: _ClassVar[int]
+    GLOSSARY_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     name: str
     limits: RoomLimits
     open: bool
-    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., limits: _Optional[_Union[RoomLimits, _Mapping]] = ..., open: _Optional[bool] = ...) -> None: ...
+    glossary: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., limits: _Optional[_Union[RoomLimits, _Mapping]] = ..., open: _Optional[bool] = ..., glossary: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateRoomResponse(_message.Message):
     __slots__ = ("room", "join_token")

@@ -25,37 +25,37 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19parley/v1/translate.proto\x12\tparley.v1\"y\n\x10TranslateRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x17\n\x0fsource_language\x18\x02 \x01(\t\x12\x18\n\x10target_languages\x18\x03 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x04 \x01(\t\x12\x13\n\x0b\x64irect_only\x18\x05 \x01(\x08\"\\\n\tRouteStep\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\"=\n\x05Route\x12#\n\x05steps\x18\x01 \x03(\x0b\x32\x14.parley.v1.RouteStep\x12\x0f\n\x07summary\x18\x02 \x01(\t\"y\n\x0bTranslation\x12\x12\n\ntext_index\x18\x01 \x01(\x05\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x1f\n\x05route\x18\x04 \x01(\x0b\x32\x10.parley.v1.Route\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\"A\n\x11TranslateResponse\x12,\n\x0ctranslations\x18\x01 \x03(\x0b\x32\x16.parley.v1.Translation\"r\n\x18StreamingTranslateConfig\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x18\n\x10target_languages\x18\x02 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\x13\n\x0b\x64irect_only\x18\x04 \x01(\x08\"/\n\x0bTextSegment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x88\x01\n\x19StreamingTranslateRequest\x12\x35\n\x06\x63onfig\x18\x01 \x01(\x0b\x32#.parley.v1.StreamingTranslateConfigH\x00\x12)\n\x07segment\x18\x02 \x01(\x0b\x32\x16.parley.v1.TextSegmentH\x00\x42\t\n\x07request\"^\n\x1aStreamingTranslateResponse\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12,\n\x0ctranslations\x18\x02 \x03(\x0b\x32\x16.parley.v1.Translation\"L\n\x18ListLanguagePairsRequest\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\"\x82\x01\n\x0cLanguagePair\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x1f\n\x05route\x18\x03 \x01(\x0b\x32\x10.parley.v1.Route\x12\x0e\n\x06\x64irect\x18\x04 \x01(\x08\x12\x0f\n\x07\x65ngines\x18\x05 \x03(\t\"C\n\x19ListLanguagePairsResponse\x12&\n\x05pairs\x18\x01 \x03(\x0b\x32\x17.parley.v1.LanguagePair2\xa3\x02\n\x12TranslationService\x12\x46\n\tTranslate\x12\x1b.parley.v1.TranslateRequest\x1a\x1c.parley.v1.TranslateResponse\x12\x65\n\x12StreamingTranslate\x12$.parley.v1.StreamingTranslateRequest\x1a%.parley.v1.StreamingTranslateResponse(\x01\x30\x01\x12^\n\x11ListLanguagePairs\x12#.parley.v1.ListLanguagePairsRequest\x1a$.parley.v1.ListLanguagePairsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19parley/v1/translate.proto\x12\tparley.v1\"\x93\x01\n\x10TranslateRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x17\n\x0fsource_language\x18\x02 \x01(\t\x12\x18\n\x10target_languages\x18\x03 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x04 \x01(\t\x12\x13\n\x0b\x64irect_only\x18\x05 \x01(\x08\x12\x18\n\x10\x64o_not_translate\x18\x06 \x03(\t\"\\\n\tRouteStep\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\"=\n\x05Route\x12#\n\x05steps\x18\x01 \x03(\x0b\x32\x14.parley.v1.RouteStep\x12\x0f\n\x07summary\x18\x02 \x01(\t\"y\n\x0bTranslation\x12\x12\n\ntext_index\x18\x01 \x01(\x05\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x1f\n\x05route\x18\x04 \x01(\x0b\x32\x10.parley.v1.Route\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\"A\n\x11TranslateResponse\x12,\n\x0ctranslations\x18\x01 \x03(\x0b\x32\x16.parley.v1.Translation\"\x8c\x01\n\x18StreamingTranslateConfig\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x18\n\x10target_languages\x18\x02 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\x13\n\x0b\x64irect_only\x18\x04 \x01(\x08\x12\x18\n\x10\x64o_not_translate\x18\x05 \x03(\t\"/\n\x0bTextSegment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x88\x01\n\x19StreamingTranslateRequest\x12\x35\n\x06\x63onfig\x18\x01 \x01(\x0b\x32#.parley.v1.StreamingTranslateConfigH\x00\x12)\n\x07segment\x18\x02 \x01(\x0b\x32\x16.parley.v1.TextSegmentH\x00\x42\t\n\x07request\"^\n\x1aStreamingTranslateResponse\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12,\n\x0ctranslations\x18\x02 \x03(\x0b\x32\x16.parley.v1.Translation\"L\n\x18ListLanguagePairsRequest\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\"\xae\x01\n\x0cLanguagePair\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x1f\n\x05route\x18\x03 \x01(\x0b\x32\x10.parley.v1.Route\x12\x0e\n\x06\x64irect\x18\x04 \x01(\x08\x12\x0f\n\x07\x65ngines\x18\x05 \x03(\t\x12\x19\n\x0cquality_chrf\x18\x06 \x01(\x02H\x00\x88\x01\x01\x42\x0f\n\r_quality_chrf\"C\n\x19ListLanguagePairsResponse\x12&\n\x05pairs\x18\x01 \x03(\x0b\x32\x17.parley.v1.LanguagePair2\xa3\x02\n\x12TranslationService\x12\x46\n\tTranslate\x12\x1b.parley.v1.TranslateRequest\x1a\x1c.parley.v1.TranslateResponse\x12\x65\n\x12StreamingTranslate\x12$.parley.v1.StreamingTranslateRequest\x1a%.parley.v1.StreamingTranslateResponse(\x01\x30\x01\x12^\n\x11ListLanguagePairs\x12#.parley.v1.ListLanguagePairsRequest\x1a$.parley.v1.ListLanguagePairsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'parley.v1.translate_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSLATEREQUEST']._serialized_start=40
-  _globals['_TRANSLATEREQUEST']._serialized_end=161
-  _globals['_ROUTESTEP']._serialized_start=163
-  _globals['_ROUTESTEP']._serialized_end=255
-  _globals['_ROUTE']._serialized_start=257
-  _globals['_ROUTE']._serialized_end=318
-  _globals['_TRANSLATION']._serialized_start=320
-  _globals['_TRANSLATION']._serialized_end=441
-  _globals['_TRANSLATERESPONSE']._serialized_start=443
-  _globals['_TRANSLATERESPONSE']._serialized_end=508
-  _globals['_STREAMINGTRANSLATECONFIG']._serialized_start=510
-  _globals['_STREAMINGTRANSLATECONFIG']._serialized_end=624
-  _globals['_TEXTSEGMENT']._serialized_start=626
-  _globals['_TEXTSEGMENT']._serialized_end=673
-  _globals['_STREAMINGTRANSLATEREQUEST']._serialized_start=676
-  _globals['_STREAMINGTRANSLATEREQUEST']._serialized_end=812
-  _globals['_STREAMINGTRANSLATERESPONSE']._serialized_start=814
-  _globals['_STREAMINGTRANSLATERESPONSE']._serialized_end=908
-  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_start=910
-  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_end=986
-  _globals['_LANGUAGEPAIR']._serialized_start=989
-  _globals['_LANGUAGEPAIR']._serialized_end=1119
-  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_start=1121
-  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_end=1188
-  _globals['_TRANSLATIONSERVICE']._serialized_start=1191
-  _globals['_TRANSLATIONSERVICE']._serialized_end=1482
+  _globals['_TRANSLATEREQUEST']._serialized_start=41
+  _globals['_TRANSLATEREQUEST']._serialized_end=188
+  _globals['_ROUTESTEP']._serialized_start=190
+  _globals['_ROUTESTEP']._serialized_end=282
+  _globals['_ROUTE']._serialized_start=284
+  _globals['_ROUTE']._serialized_end=345
+  _globals['_TRANSLATION']._serialized_start=347
+  _globals['_TRANSLATION']._serialized_end=468
+  _globals['_TRANSLATERESPONSE']._serialized_start=470
+  _globals['_TRANSLATERESPONSE']._serialized_end=535
+  _globals['_STREAMINGTRANSLATECONFIG']._serialized_start=538
+  _globals['_STREAMINGTRANSLATECONFIG']._serialized_end=678
+  _globals['_TEXTSEGMENT']._serialized_start=680
+  _globals['_TEXTSEGMENT']._serialized_end=727
+  _globals['_STREAMINGTRANSLATEREQUEST']._serialized_start=730
+  _globals['_STREAMINGTRANSLATEREQUEST']._serialized_end=866
+  _globals['_STREAMINGTRANSLATERESPONSE']._serialized_start=868
+  _globals['_STREAMINGTRANSLATERESPONSE']._serialized_end=962
+  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_start=964
+  _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_end=1040
+  _globals['_LANGUAGEPAIR']._serialized_start=1043
+  _globals['_LANGUAGEPAIR']._serialized_end=1217
+  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_start=1219
+  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_end=1286
+  _globals['_TRANSLATIONSERVICE']._serialized_start=1289
+  _globals['_TRANSLATIONSERVICE']._serialized_end=1580
 # @@protoc_insertion_point(module_scope)

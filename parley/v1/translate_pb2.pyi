@@ -8,18 +8,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TranslateRequest(_message.Message):
-    __slots__ = ("texts", "source_language", "target_languages", "engine", "direct_only")
+    __slots__ = ("texts", "source_language", "target_languages", "engine", "direct_only", "do_not_translate")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     DIRECT_ONLY_FIELD_NUMBER: _ClassVar[int]
+    DO_NOT_TRANSLATE_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     source_language: str
     target_languages: _containers.RepeatedScalarFieldContainer[str]
     engine: str
     direct_only: bool
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., engine: _Optional[str] = ..., direct_only: _Optional[bool] = ...) -> None: ...
+    do_not_translate: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., engine: _Optional[str] = ..., direct_only: _Optional[bool] = ..., do_not_translate: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RouteStep(_message.Message):
     __slots__ = ("source_language", "target_language", "engine", "model")
@@ -62,16 +64,18 @@ class TranslateResponse(_message.Message):
     def __init__(self, translations: _Optional[_Iterable[_Union[Translation, _Mapping]]] = ...) -> None: ...
 
 class StreamingTranslateConfig(_message.Message):
-    __slots__ = ("source_language", "target_languages", "engine", "direct_only")
+    __slots__ = ("source_language", "target_languages", "engine", "direct_only", "do_not_translate")
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     DIRECT_ONLY_FIELD_NUMBER: _ClassVar[int]
+    DO_NOT_TRANSLATE_FIELD_NUMBER: _ClassVar[int]
     source_language: str
     target_languages: _containers.RepeatedScalarFieldContainer[str]
     engine: str
     direct_only: bool
-    def __init__(self, source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., engine: _Optional[str] = ..., direct_only: _Optional[bool] = ...) -> None: ...
+    do_not_translate: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source_language: _Optional[str] = ..., target_languages: _Optional[_Iterable[str]] = ..., engine: _Optional[str] = ..., direct_only: _Optional[bool] = ..., do_not_translate: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TextSegment(_message.Message):
     __slots__ = ("segment_id", "text")
@@ -106,18 +110,20 @@ class ListLanguagePairsRequest(_message.Message):
     def __init__(self, source_language: _Optional[str] = ..., target_language: _Optional[str] = ...) -> None: ...
 
 class LanguagePair(_message.Message):
-    __slots__ = ("source_language", "target_language", "route", "direct", "engines")
+    __slots__ = ("source_language", "target_language", "route", "direct", "engines", "quality_chrf")
     SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     DIRECT_FIELD_NUMBER: _ClassVar[int]
     ENGINES_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_CHRF_FIELD_NUMBER: _ClassVar[int]
     source_language: str
     target_language: str
     route: Route
     direct: bool
     engines: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, source_language: _Optional[str] = ..., target_language: _Optional[str] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., direct: _Optional[bool] = ..., engines: _Optional[_Iterable[str]] = ...) -> None: ...
+    quality_chrf: float
+    def __init__(self, source_language: _Optional[str] = ..., target_language: _Optional[str] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., direct: _Optional[bool] = ..., engines: _Optional[_Iterable[str]] = ..., quality_chrf: _Optional[float] = ...) -> None: ...
 
 class ListLanguagePairsResponse(_message.Message):
     __slots__ = ("pairs",)

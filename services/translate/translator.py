@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from parley.errors import EngineUnavailable, InvalidInput, ParleyError
 from parley.logs import get_logger
 from services.translate.cache import TranslationCache
+from services.translate.keep import MAX_TERM_CHARS, MAX_TERMS, present
 from services.translate.languages import requested
 from services.translate.router import Route, Router, Step
 
@@ -91,8 +92,10 @@ class Translator:
         targets: Sequence[str],
         engine: str = "",
         direct_only: bool = False,
+        keep: Sequence[str] = (),
     ) -> list[Translation]:
-        """Translates every text into every target.
+        """Translates every text into every target, each of ``keep`` (names, terms) left as
+        it is wherever it occurs as a whole word.
 
         Returns:
             One translation per (target, text), ordered by target as requested (duplicates
@@ -106,20 +109,23 @@ class Translator:
         routes = self.routes(source, targets, engine, direct_only)
         self._check(texts)
         self._check_size(texts, len(routes))
+        terms = _terms(keep)
         distinct = list(dict.fromkeys(texts))
+        # A text's translation depends on the kept terms it holds, so they are in its key.
+        kept = {text: tuple(present([text], terms)) for text in distinct}
         found: dict[tuple[Route, str], tuple[str, bool]] = {}
         jobs: dict[Route, list[str]] = {}
         for route in dict.fromkeys(routes.values()):
             for text in distinct:
                 if not route.steps or not text.strip():
                     found[(route, text)] = (text, False)
-                elif (hit := self.cache.get((route, text))) is not None:
+                elif (hit := self.cache.get((route, text, kept[text]))) is not None:
                     found[(route, text)] = (hit, True)
                 else:
                     jobs.setdefault(route, []).append(text)
-        for key, value in (await self._run(jobs)).items():
-            self.cache.put(key, value)
-            found[key] = (value, False)
+        for (route, text), value in (await self._run(jobs, terms)).items():
+            self.cache.put((route, text, kept[text]), value)
+            found[(route, text)] = (value, False)
         out = []
         for target, route in routes.items():
             for index, text in enumerate(texts):
@@ -148,7 +154,9 @@ class Translator:
                 f"{self._max_request_chars:,} (PARLEY_TRANSLATE_MAX_REQUEST_CHARS): split it"
             )
 
-    async def _run(self, jobs: dict[Route, list[str]]) -> dict[tuple[Route, str], str]:
+    async def _run(
+        self, jobs: dict[Route, list[str]], terms: Sequence[str] = ()
+    ) -> dict[tuple[Route, str], str]:
         """Runs every route's steps level by level; routes sharing a prefix share its work."""
         done: dict[tuple[Prefix, str], str] = {}
         depth = max((len(route.steps) for route in jobs), default=0)
@@ -160,7 +168,7 @@ class Translator:
                     batch = batches.setdefault(prefix, {})
                     batch.update(dict.fromkeys(_inputs(done, prefix, texts)))
             outputs = await asyncio.gather(
-                *(self._step(prefix[-1], list(batch)) for prefix, batch in batches.items())
+                *(self._step(prefix[-1], list(batch), terms) for prefix, batch in batches.items())
             )
             results = {
                 prefix: dict(zip(batch, out, strict=True))
@@ -178,17 +186,23 @@ class Translator:
             for text in texts
         }
 
-    async def _step(self, step: Step, texts: list[str]) -> list[str]:
+    async def _step(self, step: Step, texts: list[str], terms: Sequence[str] = ()) -> list[str]:
         """One engine call in a worker thread; blank texts pass through untouched."""
         todo = [text for text in texts if text.strip()]
         if not todo:
             return texts
         engine = self.router.engines[step.engine]
+        keep = present(todo, terms)
         loop = asyncio.get_running_loop()
         try:
-            out = await loop.run_in_executor(
-                self._executor, engine.translate, todo, step.source, step.target
-            )
+            if keep:
+                out = await loop.run_in_executor(
+                    self._executor, engine.translate_keeping, todo, step.source, step.target, keep
+                )
+            else:
+                out = await loop.run_in_executor(
+                    self._executor, engine.translate, todo, step.source, step.target
+                )
         except ParleyError:
             raise
         except Exception as exc:  # an engine bug must not look like a bad request
@@ -214,6 +228,22 @@ class Translator:
         for name, engine_pairs in wanted.items():
             engine = self.router.engines[name]
             await loop.run_in_executor(self._executor, engine.start, engine_pairs)
+
+
+def _terms(keep: Sequence[str]) -> list[str]:
+    """The distinct non-blank terms of a request, checked against the limits."""
+    if len(keep) > MAX_TERMS:
+        raise InvalidInput(f"do_not_translate has {len(keep):,} terms; the limit is {MAX_TERMS}")
+    terms = []
+    for index, term in enumerate(keep):
+        if len(term) > MAX_TERM_CHARS:
+            raise InvalidInput(
+                f"do_not_translate[{index}] has {len(term):,} characters; the limit is "
+                f"{MAX_TERM_CHARS}"
+            )
+        if term.strip():
+            terms.append(term.strip())
+    return list(dict.fromkeys(terms))
 
 
 def _inputs(done: dict[tuple[Prefix, str], str], prefix: Prefix, texts: list[str]) -> list[str]:

@@ -22,7 +22,7 @@ EXPECT = {
     "describe": "rpc Join ( stream .parley.v1.JoinRequest )",
     "Health/Check": '"status": "SERVING"',
     "ListModels": '"name": "whisper-tiny.en"',
-    "Translate": "en\\u003ees (apertium) \\u003e es\\u003ept (apertium)",
+    "Translate": "en\\u003ept (bergamot)",
     "ListLanguagePairs": '"target_language": "fr"',
     "ListVoices": '"name": "pico:es-ES"',
     "StreamingSynthesize": '"audio": ',

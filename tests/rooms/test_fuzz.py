@@ -732,7 +732,7 @@ async def test_after_fuzzing_a_control_room_still_gets_a_real_translation(real_w
         await asyncio.sleep(0.02)
     await _until(lambda: [c for c in listener.of("caption") if c.is_final], 60, "a caption")
     (caption,) = [c for c in listener.of("caption") if c.is_final]
-    assert caption.language == "es" and "buenos" in caption.text.lower(), caption
+    assert caption.language == "es" and "buen" in caption.text.lower(), caption
     check_no_foreign_data([speaker, listener], fake=False)
     for client in (speaker, listener):
         client.close()

@@ -171,7 +171,7 @@ async def test_participants_on_two_replicas_hear_each_other_and_survive_a_dead_r
     (caption,) = luis.finals()
     assert caption.speaker_name == "Ana" and caption.speaker_id == ana.id
     assert wer(HELLO, caption.original_text) <= 0.2 and caption.language == "es"
-    assert "buenos" in caption.text.lower() and "apertium" in caption.route
+    assert "buen" in caption.text.lower() and "apertium" in caption.route
     assert len(luis.audio(end.utterance_id)) > 16_000  # over half a second of 16 kHz speech
     (own,) = await ana.wait_for(lambda e: ana.finals(), 10)  # once, from A only
     assert own.text == own.original_text

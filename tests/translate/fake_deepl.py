@@ -8,6 +8,7 @@ limit, and "translates" word by word with a small glossary. Failures can be queu
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,14 @@ SOURCES = ["DE", "EN", "ES", "FR", "JA"]
 TARGETS = ["DE", "EN-GB", "EN-US", "ES", "FR", "JA", "PT-BR", "PT-PT"]
 GLOSSARY = {
     "DE": {"good": "guten", "morning": "morgen", "the": "die", "cat": "katze", "house": "haus"},
-    "FR": {"good": "bon", "morning": "matin", "the": "le", "cat": "chat", "house": "maison"},
+    "FR": {
+        "good": "bon",
+        "morning": "matin",
+        "the": "le",
+        "cat": "chat",
+        "house": "maison",
+        "mark": "marque",
+    },
     "EN-US": {"guten": "good", "morgen": "morning", "katze": "cat", "haus": "house"},
 }
 
@@ -35,8 +43,16 @@ class DeepLState:
     fail_next: list[int] = field(default_factory=list)
 
 
-def translate_word_by_word(text: str, target: str) -> str:
+def translate_word_by_word(text: str, target: str, ignored: tuple[str, ...] = ()) -> str:
+    """Word by word, leaving alone what is inside an ignored tag (``tag_handling=xml``)."""
     words = GLOSSARY.get(target, {})
+    if ignored:
+        tags = "|".join(re.escape(tag) for tag in ignored)
+        pieces = re.split(rf"(<(?:{tags})>.*?</(?:{tags})>)", text)
+        return "".join(
+            piece if i % 2 else translate_word_by_word(piece, target)
+            for i, piece in enumerate(pieces)
+        )
     return " ".join(words.get(word.lower(), word) for word in text.split(" "))
 
 
@@ -85,13 +101,15 @@ class _Handler(JsonHandler):
             self.send_json(400, {"message": f"Value for 'target_lang' not supported: {target}"})
         else:
             source = str(body.get("source_lang", "EN")).upper()
+            xml = body.get("tag_handling") == "xml"
+            ignored = tuple(body.get("ignore_tags", ())) if xml else ()
             self.send_json(
                 200,
                 {
                     "translations": [
                         {
                             "detected_source_language": source,
-                            "text": translate_word_by_word(t, target),
+                            "text": translate_word_by_word(t, target, ignored),
                         }
                         for t in texts
                     ]

@@ -143,3 +143,8 @@ def test_stream_format_round_trip():
 def test_engine_without_pipelines_closes_cleanly():
     engine = ApertiumEngine(discover())
     engine.close()
+
+
+def test_a_capital_first_letter_survives_a_multiword(apertium):
+    (text,) = apertium.translate(["Bom dia, como você está hoje?"], "pt", "es")
+    assert text.startswith("Buen"), text  # Apertium alone gives "buen día"

@@ -99,13 +99,13 @@ def test_registered_only_with_a_key_that_works():
         config = TranslateConfig(translate_deepl_api_key=KEY, translate_deepl_api_url=url)
         assert KEY not in repr(config)
         engines = build_engines(config)
-        assert [e.name for e in engines] == ["deepl", "apertium"]
+        assert [e.name for e in engines] == ["deepl", "bergamot", "apertium"]
         for engine in engines:
             engine.close()
         bad = build_engines(
             TranslateConfig(translate_deepl_api_key="wrong", translate_deepl_api_url=url)
         )
-        assert [e.name for e in bad] == ["apertium"]
+        assert [e.name for e in bad] == ["bergamot", "apertium"]
 
 
 async def test_service_prefers_deepl_and_falls_back_to_apertium_by_request():
@@ -126,3 +126,13 @@ async def test_service_prefers_deepl_and_falls_back_to_apertium_by_request():
                 request.target_languages[:] = ["ca"]
                 reply = await stub.Translate(request, timeout=30)
                 assert reply.translations[0].route.summary == "en>ca (apertium)"
+
+
+def test_kept_names_travel_in_an_ignored_tag_and_markup_survives(deepl):
+    engine, state = deepl
+    assert engine.translate(["Tell Mark the house"], "en", "fr") == ["Tell marque le maison"]
+    kept = engine.translate_keeping(["Tell Mark the house & <b>"], "en", "fr", ["Mark"])
+    assert kept == ["Tell Mark le maison & <b>"]
+    sent = state.requests[-1]["body"]
+    assert sent["tag_handling"] == "xml" and sent["ignore_tags"] == ["keep"]
+    assert sent["text"] == ["Tell <keep>Mark</keep> the house &amp; &lt;b&gt;"]

@@ -31,12 +31,13 @@ def test_grpcurl_translates_into_four_languages_in_one_call(spawn):
     reply = grpcurl(server.address, "parley.v1.TranslationService/Translate", REQUEST)
     translations = {t["target_language"]: t for t in reply["translations"]}
     assert list(translations) == ["es", "fr", "it", "pt"]
-    assert "Buenos días" in translations["es"]["text"]
+    assert "Buen día" in translations["es"]["text"]
     assert "Bonjour" in translations["fr"]["text"]
     assert "Buongiorno" in translations["it"]["text"]
     assert "hoje" in translations["pt"]["text"]
-    assert translations["es"]["route"]["summary"] == "en>es (apertium)"
-    for target in ("fr", "it", "pt"):
+    assert translations["es"]["route"]["summary"] == "en>pt (bergamot) > pt>es (apertium)"
+    assert translations["pt"]["route"]["summary"] == "en>pt (bergamot)"
+    for target in ("fr", "it"):
         route = translations[target]["route"]
         assert route["summary"] == f"en>es (apertium) > es>{target} (apertium)"
         assert [s["engine"] for s in route["steps"]] == ["apertium", "apertium"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from parley.errors import InvalidInput, UnsupportedLanguage
+from services.translate import route_scores
 from services.translate.router import Router
 from tests.translate.counting import CountingEngine
 
@@ -79,3 +80,58 @@ def test_same_language_needs_no_route_and_pairs_lists_everything_reachable():
     pairs = dict(router.pairs())
     assert ("en", "fr") in pairs and ("ca", "fr") in pairs and ("en", "en") not in pairs
     assert list(pairs) == sorted(pairs)
+
+
+def test_candidates_are_every_route_with_every_engine_shortest_first():
+    router = Router([APERTIUM, MARIAN])
+    assert [r.summary for r in router.candidates("en", "fr")] == [
+        "en>de (marian) > de>fr (marian)",
+        "en>es (apertium) > es>fr (apertium)",
+        "en>es (marian) > es>fr (apertium)",
+    ]
+    assert [r.summary for r in router.candidates("en", "es")] == [
+        "en>es (apertium)",
+        "en>es (marian)",
+        "en>ca (apertium) > ca>es (apertium)",
+    ]
+    assert router.candidates("en", "es", max_steps=1)[0].direct
+
+
+def test_measured_quality_picks_the_route_even_over_a_direct_one():
+    scores = {
+        ("en", "es"): {"en>es (apertium)": 50.0, "en>es (marian)": 61.0},
+        ("en", "fr"): {
+            "en>es (apertium) > es>fr (apertium)": 40.0,
+            "en>es (marian) > es>fr (apertium)": 44.5,
+        },
+    }
+    router = Router([APERTIUM, MARIAN], pivots=["es"], scores=scores)
+    assert summary(router, "en", "es") == "en>es (marian)"
+    assert summary(router, "en", "fr") == "en>es (marian) > es>fr (apertium)"
+    assert router.score(router.route("en", "fr")) == 44.5
+    # A named engine, or a pair nobody measured, follows the preference as before.
+    assert summary(router, "en", "es", engine="apertium") == "en>es (apertium)"
+    assert summary(router, "en", "de") == "en>de (marian)"
+    assert router.score(router.route("en", "de")) is None
+    # A better-scored pivot beats a worse-scored direct step.
+    pivot_wins = {
+        ("en", "es"): {"en>es (apertium)": 30.0, "en>ca (apertium) > ca>es (apertium)": 35.0}
+    }
+    router = Router([APERTIUM], scores=pivot_wins)
+    assert summary(router, "en", "es") == "en>ca (apertium) > ca>es (apertium)"
+
+
+def test_an_engine_never_measured_keeps_its_place_in_the_preference():
+    deepl = CountingEngine("deepl", ["en-es"])
+    scores = {("en", "es"): {"en>es (apertium)": 50.0, "en>es (marian)": 61.0}}
+    router = Router([deepl, APERTIUM, MARIAN], scores=scores)
+    assert summary(router, "en", "es") == "en>es (deepl)"
+
+
+def test_the_committed_scores_load_and_a_broken_file_means_none(tmp_path):
+    scores = route_scores.load()
+    assert scores[("en", "pt")], "python -m bench.quality writes the committed scores"
+    assert all(0 <= chrf <= 100 for routes in scores.values() for chrf in routes.values())
+    broken = tmp_path / "scores.json"
+    broken.write_text("{not json")
+    assert route_scores.load(broken) == {}

@@ -30,12 +30,13 @@ async def test_one_call_translates_into_four_languages_naming_each_route(stub):
     )
     by_target = {t.target_language: t for t in reply.translations}
     assert [t.target_language for t in reply.translations] == ["es", "fr", "it", "pt"]
-    assert "buenos días" in by_target["es"].text.lower()
+    assert "buen día" in by_target["es"].text.lower()
     assert "bonjour" in by_target["fr"].text.lower()
     assert "buongiorno" in by_target["it"].text.lower() and "oggi" in by_target["it"].text
     assert "hoje" in by_target["pt"].text
-    assert by_target["es"].route.summary == "en>es (apertium)"
-    for target in ("fr", "it", "pt"):  # no direct en>fr/it/pt pair is packaged: pivot via es
+    assert by_target["es"].route.summary == "en>pt (bergamot) > pt>es (apertium)"
+    assert by_target["pt"].route.summary == "en>pt (bergamot)"  # neural, packaged
+    for target in ("fr", "it"):  # no direct en>fr/it pair is packaged: pivot via es
         route = by_target[target].route
         assert route.summary == f"en>es (apertium) > es>{target} (apertium)"
         assert [(s.source_language, s.target_language) for s in route.steps] == [
@@ -99,7 +100,7 @@ async def test_unknown_pair_is_invalid_argument_naming_the_pairs(stub):
             )
         )
     )
-    assert "unknown engine 'deepl'; engines available: apertium" in engine.details()
+    assert "unknown engine 'deepl'; engines available: bergamot, apertium" in engine.details()
 
 
 async def test_ten_thousand_characters_translate_and_the_limit_is_named(stub):
@@ -131,8 +132,15 @@ async def test_list_language_pairs_shows_direct_and_pivot_routes(stub):
     reply = await stub.ListLanguagePairs(pb.ListLanguagePairsRequest(), timeout=10)
     pairs = {(p.source_language, p.target_language): p for p in reply.pairs}
     assert list(pairs) == sorted(pairs)
-    assert pairs[("en", "es")].direct and list(pairs[("en", "es")].engines) == ["apertium"]
-    assert pairs[("en", "es")].route.steps[0].model == "apertium-eng-spa"
+    es_it = pairs[("es", "it")]
+    assert es_it.direct and list(es_it.engines) == ["apertium"]
+    assert es_it.route.steps[0].model == "apertium-es-it" or "it" in es_it.route.steps[0].model
+    # en>es is served directly by Apertium, but the measured best route goes through Bergamot.
+    en_es = pairs[("en", "es")]
+    assert list(en_es.engines) == ["apertium"] and not en_es.direct
+    assert en_es.route.summary == "en>pt (bergamot) > pt>es (apertium)"
+    assert 0 < en_es.quality_chrf <= 100
+    assert not pairs[("en", "ca")].HasField("quality_chrf")  # never measured
     en_fr = pairs[("en", "fr")]
     assert not en_fr.direct and not en_fr.engines
     assert en_fr.route.summary == "en>es (apertium) > es>fr (apertium)"

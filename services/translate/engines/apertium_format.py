@@ -77,7 +77,8 @@ def _superblank(stream: str, i: int, out: list[str]) -> int:
 
 
 def tidy(source: str, translated: str) -> str:
-    """Gives ``translated`` the leading and trailing whitespace of ``source``.
+    """Gives ``translated`` the leading and trailing whitespace of ``source``, and its
+    capital first letter.
 
     Dropped words leave their blanks behind ("I have" becomes " Tengo" in Spanish).
     """
@@ -85,4 +86,9 @@ def tidy(source: str, translated: str) -> str:
         translated = translated.lstrip()
     if not source[-1:].isspace():
         translated = translated.rstrip()
+    # A multiword at the start ("Bom dia" -> "buen día") loses the capital of its first word.
+    head = source.lstrip()[:1]
+    start = len(translated) - len(translated.lstrip())
+    if head.isupper() and translated[start : start + 1].islower():
+        translated = translated[:start] + translated[start].upper() + translated[start + 1 :]
     return translated

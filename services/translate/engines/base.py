@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
+from services.translate.keep import Placeholders
 from services.translate.languages import Pair
 
 
@@ -34,6 +35,21 @@ class Engine(ABC):
 
         Texts arrive non-empty and valid; the output keeps their order.
         """
+
+    def translate_keeping(
+        self, texts: Sequence[str], source: str, target: str, keep: Sequence[str]
+    ) -> list[str]:
+        """As :meth:`translate`, with each of ``keep`` (names, terms) left as it is.
+
+        This default swaps each kept term for a placeholder name that neural models copy, and
+        swaps it back; engines with a mechanism of their own (markup the engine skips)
+        override it.
+        """
+        if not keep:
+            return self.translate(texts, source, target)
+        holders = Placeholders(keep)
+        out = self.translate([holders.hide(text) for text in texts], source, target)
+        return [holders.restore(text) for text in out]
 
     def start(self, pairs: Sequence[Pair] = ()) -> None:  # noqa: B027 - optional hook
         """Makes ``pairs`` ready ahead of first use (start processes, load models)."""

@@ -6,14 +6,18 @@ at most 50 texts, as the API allows; rate limits and server errors are retried t
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import unescape as xml_unescape
 
 import httpx
 
 from parley.errors import EngineUnavailable, InvalidInput, UnsupportedLanguage
 from parley.logs import get_logger
 from services.translate.engines.base import Engine
+from services.translate.keep import wrap
 from services.translate.languages import Pair, is_code, normalize, pair_name
 
 log = get_logger(__name__)
@@ -22,6 +26,7 @@ FREE_URL = "https://api-free.deepl.com"
 PRO_URL = "https://api.deepl.com"
 MAX_TEXTS = 50
 RETRY_DELAYS = (0.5, 1.5)
+_KEEP_TAG = re.compile(r"</?keep>")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # DeepL wants a regional variant for these targets.
 _VARIANTS = {"en": "EN-US", "pt": "PT-PT", "zh": "ZH-HANS"}
@@ -92,6 +97,23 @@ class DeepLEngine(Engine):
         }
 
     def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
+        return self._translate(texts, source, target, {})
+
+    def translate_keeping(
+        self, texts: Sequence[str], source: str, target: str, keep: Sequence[str]
+    ) -> list[str]:
+        """Kept terms go in a ``<keep>`` tag that DeepL's XML handling is told to ignore."""
+        marked = [
+            wrap(xml_escape(text), [xml_escape(t) for t in keep], lambda t: f"<keep>{t}</keep>")
+            for text in texts
+        ]
+        options = {"tag_handling": "xml", "ignore_tags": ["keep"]}
+        out = self._translate(marked, source, target, options)
+        return [xml_unescape(_KEEP_TAG.sub("", text)) for text in out]
+
+    def _translate(
+        self, texts: Sequence[str], source: str, target: str, options: dict
+    ) -> list[str]:
         if source not in self._sources or target not in self._targets:
             raise UnsupportedLanguage(f"deepl does not translate {pair_name((source, target))}")
         out: list[str] = []
@@ -101,6 +123,7 @@ class DeepLEngine(Engine):
                 "text": chunk,
                 "source_lang": source.upper(),
                 "target_lang": self._targets[target],
+                **options,
             }
             reply = self._request("POST", "/v2/translate", json=body)
             try:
