@@ -116,6 +116,9 @@ class Backends(Protocol):
     ) -> translate_pb2.TranslateResponse:
         """One batch translation."""
 
+    async def translates(self, source: str, target: str, deadline_s: float) -> bool:
+        """Whether some route translates ``source`` into ``target``."""
+
     def synthesize(
         self, request: tts_pb2.StreamingSynthesizeRequest, deadline_s: float
     ) -> AsyncIterator[tts_pb2.StreamingSynthesizeResponse]:
@@ -179,6 +182,13 @@ class GrpcBackends:
 
     async def translate(self, request, deadline_s):
         return await self._translate.Translate(request, timeout=deadline_s)
+
+    async def translates(self, source: str, target: str, deadline_s: float) -> bool:
+        found = await self._translate.ListLanguagePairs(
+            translate_pb2.ListLanguagePairsRequest(source_language=source, target_language=target),
+            timeout=deadline_s,
+        )
+        return bool(found.pairs)
 
     def synthesize(self, request, deadline_s):
         return self._tts.StreamingSynthesize(request, timeout=deadline_s)

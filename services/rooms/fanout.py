@@ -78,6 +78,48 @@ class FanOut:
         self._backends = backends
         self._timeout = timeout_s
 
+    async def check_reach(self, member: Member) -> None:
+        """Tells at once who will not understand whom: ``member`` of each language spoken here
+        that no route translates into theirs, and each listener of a language no route reaches
+        from ``member``'s."""
+        pairs = [
+            (other.speak_language, member.listen_language, member, other)
+            for other in self._room.others(member)
+            if other.speak_language
+        ]
+        if member.speak_language:
+            pairs += [
+                (member.speak_language, other.listen_language, other, member)
+                for other in self._room.others(member)
+            ]
+        checked: dict[tuple[str, str], bool] = {}
+        for source, target, listener, speaker in pairs:
+            if source == target:
+                continue
+            if (source, target) not in checked:
+                checked[(source, target)] = await self._reachable(source, target)
+            if not checked[(source, target)]:
+                self._room.send(
+                    listener,
+                    notice(
+                        rooms_pb2.NOTICE_CODE_TRANSLATION_FAILED,
+                        f"nothing here translates {source} into {target}: captions of "
+                        f"{speaker.display_name} will carry the original {source} text, with no "
+                        f"speech. To add the pair, give the translation service an engine for "
+                        f"it (an LLM server, PARLEY_TRANSLATE_LLM_URL, translates most pairs; "
+                        f"see the README's Translation section)",
+                        language=target,
+                    ),
+                )
+
+    async def _reachable(self, source: str, target: str) -> bool:
+        """Whether the translation service routes ``source`` to ``target``; True when it
+        cannot be asked (its failures are told as they happen)."""
+        try:
+            return await self._backends.translates(source, target, self._timeout)
+        except grpc.aio.AioRpcError:
+            return True
+
     def partial(self, speaker: Member, utterance_id: str, text: str, language: str, stability):
         """Sends a partial caption (untranslated) to those who asked for them."""
         for member in self._room.members.values():
@@ -131,7 +173,8 @@ class FanOut:
             translations=texts,
         )
         for language, members in by_language.items():
-            text = utterance.text if language == utterance.language else texts.get(language, "")
+            # Untranslated, the caption carries the original, as the notice below says.
+            text = texts.get(language, utterance.text)
             route = routes.get(language, "")
             spent = 0.0 if language == utterance.language else translation_s
             for member in members:
@@ -195,6 +238,7 @@ class FanOut:
                     texts=[utterance.text],
                     source_language=utterance.language,
                     target_languages=targets,
+                    do_not_translate=self._room.kept_terms(),
                 ),
                 self._timeout,
             )

@@ -13,6 +13,8 @@ from services.rooms.outbox import Outbox
 from services.rooms.room import Member, check_language
 
 MAX_NAME_CHARS = 200  # a room's name, a closing reason
+MAX_TERMS = 100  # as TranslateRequest.do_not_translate
+MAX_TERM_CHARS = 100
 
 
 def check_create(request: rooms_pb2.CreateRoomRequest, config: RoomsConfig) -> None:
@@ -36,6 +38,26 @@ def check_create(request: rooms_pb2.CreateRoomRequest, config: RoomsConfig) -> N
         if value > limit:
             raise InvalidInput(f"{field} is {value:,g}; the most this server allows is "
                                f"{limit:,g} {unit}")  # fmt: skip
+    glossary(request)
+
+
+def glossary(request: rooms_pb2.CreateRoomRequest) -> tuple[str, ...]:
+    """The distinct terms of CreateRoom.glossary.
+
+    Raises:
+        InvalidInput: for more than MAX_TERMS terms, or a term that is blank or too long.
+    """
+    if len(request.glossary) > MAX_TERMS:
+        raise InvalidInput(
+            f"glossary has {len(request.glossary):,} terms; the limit is {MAX_TERMS}"
+        )
+    for index, term in enumerate(request.glossary):
+        if not term.strip() or len(term) > MAX_TERM_CHARS:
+            raise InvalidInput(
+                f"glossary[{index}] has {len(term):,} characters; each term needs 1 to "
+                f"{MAX_TERM_CHARS}"
+            )
+    return tuple(dict.fromkeys(term.strip() for term in request.glossary))
 
 
 def member_from(join: rooms_pb2.JoinRoom, config: RoomsConfig) -> Member:

@@ -113,6 +113,7 @@ class Room:
     closed: bool = False
     events: RoomEvents | None = None
     speech: RoomSpeech | None = None
+    glossary: tuple[str, ...] = ()  # terms every translation keeps (CreateRoom.glossary)
     catch_up_after_s: float = 0.0  # see FanOut: 0 never speeds speech up
     catch_up_rate: float = 1.0
     # Until when (monotonic seconds) each listen language has translated speech queued.
@@ -141,7 +142,13 @@ class Room:
             create_time=created,
             open=self.open,
             listen_languages=sorted({m.listen_language for m in self.members.values()}),
+            glossary=self.glossary,
         )
+
+    def kept_terms(self) -> list[str]:
+        """What translations leave as it is: the glossary and everyone's display name."""
+        names = (m.display_name for m in self.members.values() if m.display_name != "Guest")
+        return list(dict.fromkeys((*self.glossary, *names)))
 
     # -- events to members --------------------------------------------------------------------
 

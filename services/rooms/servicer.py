@@ -37,7 +37,7 @@ from services.rooms.config import RoomsConfig
 from services.rooms.directory import make_directory
 from services.rooms.fanout import notice
 from services.rooms.outbox import SerializedChunk
-from services.rooms.requests import MAX_NAME_CHARS, check_create, member_from
+from services.rooms.requests import MAX_NAME_CHARS, check_create, glossary, member_from
 from services.rooms.room import DISCONNECTED, LEFT, Member, Room
 from services.rooms.speech import RoomSpeech
 
@@ -79,6 +79,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
                 limits.max_utterance_ms,
                 request.open,
             )
+            room.glossary = glossary(request)
         except ParleyError as exc:
             await abort_with(context, exc)
         return rooms_pb2.CreateRoomResponse(room=room.to_proto(), join_token=room.join_token)
@@ -171,6 +172,8 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         member = member_from(join, self._config)
         await self.directory.admit(room, member)
         room.welcome(member)
+        if room.speech is not None:
+            room.tasks.spawn(room.speech.fanout.check_reach(member), "check reach")
         return room, member
 
     async def _read(self, room: Room, member: Member, requests, context) -> None:

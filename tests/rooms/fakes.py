@@ -36,6 +36,8 @@ class ScriptedBackends:
         targets: the target languages of each translate call.
         synthesized: the language of each synthesis, in order.
         fail_translation / fail_synthesis: languages whose calls fail with UNAVAILABLE.
+        unreachable: (source, target) pairs no route translates.
+        requests: every translate request, in order.
         hold_synthesis: when set (cleared), each synthesis waits for it after its first chunk.
         stuck_recognition: recognition streams never end, even after the audio does (a
             recognition service that hangs).
@@ -46,6 +48,8 @@ class ScriptedBackends:
         self.targets: list[list[str]] = []
         self.synthesized: list[str] = []
         self.fail_translation: set[str] = set()
+        self.unreachable: set[tuple[str, str]] = set()
+        self.requests: list = []
         self.fail_synthesis: set[str] = set()
         self.hold_synthesis: asyncio.Event | None = None
         self.stuck_recognition = False
@@ -97,6 +101,7 @@ class ScriptedBackends:
 
     async def translate(self, request, deadline_s):
         self.calls["translate"] += 1
+        self.requests.append(request)
         self.targets.append(list(request.target_languages))
         failing = [t for t in request.target_languages if t in self.fail_translation]
         if failing:
@@ -112,6 +117,10 @@ class ScriptedBackends:
                 for target in request.target_languages
             ]
         )
+
+    async def translates(self, source, target, deadline_s):
+        self.calls["translates"] += 1
+        return (source, target) not in self.unreachable
 
     async def synthesize(self, request, deadline_s):
         language = request.voice.language

@@ -324,3 +324,46 @@ async def test_listeners_who_fall_behind_hear_faster_speech_until_they_catch_up(
         assert rates[-1] == pytest.approx(1.3), rates
         for person in (ann, luis):
             await person.close()
+
+
+async def test_names_and_the_glossary_are_kept_in_every_translation():
+    async with rooms() as (stub, backends, _):
+        request = rooms_pb2.CreateRoomRequest(room_id="g", open=True, glossary=["Parley", " Acme "])
+        created = await stub.CreateRoom(request)
+        assert list(created.room.glossary) == ["Parley", "Acme"]
+        ann = await enter(stub, "g", "Ann", "en", "en")
+        luis = await enter(stub, "g", "Luis", "es", "es")
+        say(ann, "Luis, Parley is ready.")
+        await luis.wait_for(lambda _: luis.finals(), within_s=10)
+        (sent,) = backends.requests
+        assert list(sent.do_not_translate) == ["Parley", "Acme", "Ann", "Luis"]
+        for person in (ann, luis):
+            await person.close()
+        too_many = rooms_pb2.CreateRoomRequest(glossary=["x"] * 101)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.CreateRoom(too_many)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "glossary has 101 terms; the limit is 100" in refused.value.details()
+
+
+async def test_a_language_nobody_can_translate_is_said_at_join_and_captions_carry_the_original():
+    backends = ScriptedBackends()
+    backends.unreachable = {("en", "de")}
+    backends.fail_translation = {"de"}  # what the service answers for that pair
+    async with rooms(backends) as (stub, _, _):
+        room = await open_room(stub)
+        ann = await enter(stub, room, "Ann", "en", "en")
+        hans = await enter(stub, room, "Hans", "de", "de")
+        luis = await enter(stub, room, "Luis", "es", "es")
+        (warned,) = await hans.wait_for(lambda _: hans.of("notice"), within_s=10)
+        assert warned.code == rooms_pb2.NOTICE_CODE_TRANSLATION_FAILED
+        assert "nothing here translates en into de" in warned.message
+        assert "captions of Ann will carry the original en text" in warned.message
+        say(ann, "Good morning.")
+        await hans.wait_for(lambda _: hans.finals(), within_s=10)
+        await luis.wait_for(lambda _: luis.finals(), within_s=10)
+        assert [c.text for c in hans.finals()] == ["Good morning."]  # the original
+        assert [c.text for c in luis.finals()] == ["es: Good morning."]
+        assert not luis.of("notice")  # es is reachable: nothing to say
+        for person in (ann, hans, luis):
+            await person.close()
