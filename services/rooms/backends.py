@@ -119,6 +119,9 @@ class Backends(Protocol):
     async def translates(self, source: str, target: str, deadline_s: float) -> bool:
         """Whether some route translates ``source`` into ``target``."""
 
+    async def speaks(self, language: str, deadline_s: float) -> bool:
+        """Whether some voice speaks ``language``."""
+
     def synthesize(
         self, request: tts_pb2.StreamingSynthesizeRequest, deadline_s: float
     ) -> AsyncIterator[tts_pb2.StreamingSynthesizeResponse]:
@@ -189,6 +192,12 @@ class GrpcBackends:
             timeout=deadline_s,
         )
         return bool(found.pairs)
+
+    async def speaks(self, language: str, deadline_s: float) -> bool:
+        found = await self._tts.ListVoices(
+            tts_pb2.ListVoicesRequest(language=language), timeout=deadline_s
+        )
+        return bool(found.voices)
 
     def synthesize(self, request, deadline_s):
         return self._tts.StreamingSynthesize(request, timeout=deadline_s)

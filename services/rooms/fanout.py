@@ -80,8 +80,8 @@ class FanOut:
 
     async def check_reach(self, member: Member) -> None:
         """Tells at once who will not understand whom: ``member`` of each language spoken here
-        that no route translates into theirs, and each listener of a language no route reaches
-        from ``member``'s."""
+        that no route translates into theirs, and of no voice for theirs; and each listener of
+        a language no route reaches from ``member``'s."""
         pairs = [
             (other.speak_language, member.listen_language, member, other)
             for other in self._room.others(member)
@@ -92,6 +92,17 @@ class FanOut:
                 (member.speak_language, other.listen_language, other, member)
                 for other in self._room.others(member)
             ]
+        if member.wants_audio and not await self._voiced(member.listen_language):
+            self._room.send(
+                member,
+                notice(
+                    rooms_pb2.NOTICE_CODE_SYNTHESIS_FAILED,
+                    f"no voice here speaks {member.listen_language}: you will get captions "
+                    "only. To add one, give the speech service a voice for it (see the "
+                    "README's Text-to-speech section)",
+                    language=member.listen_language,
+                ),
+            )
         checked: dict[tuple[str, str], bool] = {}
         for source, target, listener, speaker in pairs:
             if source == target:
@@ -111,6 +122,14 @@ class FanOut:
                         language=target,
                     ),
                 )
+
+    async def _voiced(self, language: str) -> bool:
+        """Whether the speech service has a voice for ``language``; True when it cannot be
+        asked."""
+        try:
+            return await self._backends.speaks(language, self._timeout)
+        except grpc.aio.AioRpcError:
+            return True
 
     async def _reachable(self, source: str, target: str) -> bool:
         """Whether the translation service routes ``source`` to ``target``; True when it

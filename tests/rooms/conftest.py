@@ -67,6 +67,12 @@ class CountingBackends:
             raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, "injected translation failure")
         return await self._inner.translate(request, deadline_s)
 
+    async def translates(self, source, target, deadline_s):
+        return await self._inner.translates(source, target, deadline_s)
+
+    async def speaks(self, language, deadline_s):
+        return await self._inner.speaks(language, deadline_s)
+
     async def synthesize(self, request, deadline_s):
         self.calls["synthesize"] += 1
         self.synthesized.append(request.voice.language)

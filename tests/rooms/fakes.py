@@ -37,6 +37,7 @@ class ScriptedBackends:
         synthesized: the language of each synthesis, in order.
         fail_translation / fail_synthesis: languages whose calls fail with UNAVAILABLE.
         unreachable: (source, target) pairs no route translates.
+        voiceless: languages no voice speaks.
         requests: every translate request, in order.
         hold_synthesis: when set (cleared), each synthesis waits for it after its first chunk.
         stuck_recognition: recognition streams never end, even after the audio does (a
@@ -49,6 +50,7 @@ class ScriptedBackends:
         self.synthesized: list[str] = []
         self.fail_translation: set[str] = set()
         self.unreachable: set[tuple[str, str]] = set()
+        self.voiceless: set[str] = set()
         self.requests: list = []
         self.fail_synthesis: set[str] = set()
         self.hold_synthesis: asyncio.Event | None = None
@@ -121,6 +123,10 @@ class ScriptedBackends:
     async def translates(self, source, target, deadline_s):
         self.calls["translates"] += 1
         return (source, target) not in self.unreachable
+
+    async def speaks(self, language, deadline_s):
+        self.calls["speaks"] += 1
+        return language not in self.voiceless
 
     async def synthesize(self, request, deadline_s):
         language = request.voice.language

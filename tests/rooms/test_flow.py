@@ -51,7 +51,7 @@ async def test_english_speaker_heard_in_spanish_french_and_english(engines):
 
         # Translated speech is real: transcribed back, it says the translation.
         heard_es = await transcribe(engines, luis.audio(es_end.utterance_id), "es")
-        assert "buen" in heard_es.lower() and "hoy" in heard_es.lower(), heard_es
+        assert "buen" in heard_es.lower() and wer(es_caption.text, heard_es) <= 0.4, heard_es
         heard_fr = await transcribe(engines, marie.audio(fr_end.utterance_id), "fr")
         assert "bonjour" in heard_fr.lower(), heard_fr
         (begin,) = luis.of("audio_begin")
@@ -161,7 +161,9 @@ async def test_translation_failure_reaches_only_that_language(engines):
         (notice,) = await marie.wait_for(lambda e: marie.of("notice"))
         assert notice.code == rooms_pb2.NOTICE_CODE_TRANSLATION_FAILED and notice.language == "fr"
         (fr_caption,) = marie.finals()
-        assert fr_caption.text == "" and wer(HELLO, fr_caption.original_text) <= 0.2
+        # The caption carries the original, as the notice says.
+        assert fr_caption.text == fr_caption.original_text
+        assert wer(HELLO, fr_caption.original_text) <= 0.2
         assert not marie.of("audio_chunk") and not luis.of("notice")
         for p in (ana, luis, marie):
             await p.close()

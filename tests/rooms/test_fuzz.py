@@ -115,6 +115,12 @@ class FakeBackends:
                 )
             )
 
+    async def translates(self, source, target, deadline_s):
+        return True
+
+    async def speaks(self, language, deadline_s):
+        return True
+
     async def translate(self, request, deadline_s):
         await asyncio.sleep(0)
         return translate_pb2.TranslateResponse(

@@ -350,12 +350,17 @@ async def test_a_language_nobody_can_translate_is_said_at_join_and_captions_carr
     backends = ScriptedBackends()
     backends.unreachable = {("en", "de")}
     backends.fail_translation = {"de"}  # what the service answers for that pair
+    backends.voiceless = {"de"}
     async with rooms(backends) as (stub, _, _):
         room = await open_room(stub)
         ann = await enter(stub, room, "Ann", "en", "en")
         hans = await enter(stub, room, "Hans", "de", "de")
         luis = await enter(stub, room, "Luis", "es", "es")
-        (warned,) = await hans.wait_for(lambda _: hans.of("notice"), within_s=10)
+        (mute, warned) = await hans.wait_for(
+            lambda _: len(hans.of("notice")) == 2 and hans.of("notice"), within_s=10
+        )
+        assert mute.code == rooms_pb2.NOTICE_CODE_SYNTHESIS_FAILED
+        assert "no voice here speaks de: you will get captions only" in mute.message
         assert warned.code == rooms_pb2.NOTICE_CODE_TRANSLATION_FAILED
         assert "nothing here translates en into de" in warned.message
         assert "captions of Ann will carry the original en text" in warned.message
