@@ -10,6 +10,7 @@ configured, so an unused engine costs nothing at start.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from parley.errors import EngineUnavailable
 from parley.logs import get_logger
@@ -91,13 +92,7 @@ def _deepl(config: TranslateConfig) -> Engine | None:
         config.translate_deepl_api_url,
         config.translate_deepl_timeout_s,
     )
-    try:
-        engine.discover()
-    except EngineUnavailable as exc:
-        log.error("deepl disabled", reason=str(exc))
-        engine.close()
-        return None
-    return engine
+    return _discovered(engine)
 
 
 def _llm(config: TranslateConfig) -> Engine | None:
@@ -113,10 +108,15 @@ def _llm(config: TranslateConfig) -> Engine | None:
         timeout_s=config.translate_llm_timeout_s,
         batch_size=config.translate_llm_batch,
     )
+    return _discovered(engine)
+
+
+def _discovered(engine: Any) -> Engine | None:
+    """An API engine that answered its discovery call, or None (closed, and logged)."""
     try:
         engine.discover()
     except EngineUnavailable as exc:
-        log.error("llm disabled", reason=str(exc))
+        log.error(f"{engine.name} disabled", reason=str(exc))
         engine.close()
         return None
     return engine

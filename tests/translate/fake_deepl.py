@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_http import JsonHandler
+from tests.fake_http import JsonHandler, serving
 
 SOURCES = ["DE", "EN", "ES", "FR", "JA"]
 TARGETS = ["DE", "EN-GB", "EN-US", "ES", "FR", "JA", "PT-BR", "PT-PT"]
@@ -122,12 +120,5 @@ def fake_deepl(key: str = "test-key:fx") -> Iterator[tuple[str, DeepLState]]:
     """Runs the fake server on 127.0.0.1, port 0; yields its base URL and its state."""
     state = DeepLState(key=key)
     handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(handler) as url:
+        yield url, state

@@ -15,9 +15,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 
-from tests.fake_http import JsonHandler
+from tests.fake_http import JsonHandler, serving
 
 MODELS = ["qwen2.5:7b", "llama3.2:3b"]
 GLOSSARY = {
@@ -159,13 +158,8 @@ def fake_openai(key: str = "", base: str = "/v1") -> Iterator[tuple[str, OpenAIS
     """Runs the fake server on 127.0.0.1, port 0; yields its API root URL and its state."""
     state = OpenAIState(base=base, key=key)
     handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{base}", state
-    finally:
-        state.released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(handler) as url:
+        try:
+            yield f"{url}{base}", state
+        finally:
+            state.released.set()  # a stalled answer must not hold the server's shutdown
