@@ -74,17 +74,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         from parley import healthcheck
 
         return healthcheck.run(args)
+    try:
+        return _client(args)
+    except KeyboardInterrupt:  # Ctrl-C: leave quietly, as a shell expects
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _client(args) -> int:
+    """Runs a client command (or the demo), every failure one line on stderr."""
+    import asyncio
+
+    import grpc
+
+    from parley_client.commands import connection_options, hint, run
+
     if getattr(args, "client_command", None):
-        import asyncio
-
-        from parley_client.commands import run
-
         return asyncio.run(run(args.client_command, args))
     if args.command == "demo":
         from parley import demo
-        from parley_client.commands import connection_options
 
-        return demo.main(args.address, connection_options(args))
+        try:
+            return demo.main(args.address, connection_options(args))
+        except grpc.aio.AioRpcError as exc:
+            print(f"error: {exc.code().name}: {exc.details()}{hint(exc)}", file=sys.stderr)
+            return 1
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
 
 

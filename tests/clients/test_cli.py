@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 
 import pytest
@@ -52,7 +53,7 @@ def test_say_then_transcribe(server, tmp_path):
 
 
 def test_translate_voices_and_languages(server):
-    result = parley(server, "translate", HELLO, "--to", "es,fr")
+    result = parley(server, "translate", HELLO, "--from", "en", "--to", "es,fr")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert (
@@ -100,6 +101,10 @@ def test_rooms_from_the_command_line(server, tmp_path):
     assert soundfile.info(str(saved)).duration > 1.0
     intruder = parley(server, "room", "join", "cli-room", "--listen", "es", "--wait", "1")
     assert intruder.returncode == 1 and "PERMISSION_DENIED" in intruder.stderr
+    assert "(give the room's token with --token)" in intruder.stderr
+    nowhere = parley(server, "room", "join", "no-such-room", "--listen", "es", "--wait", "1")
+    assert nowhere.returncode == 1 and "NOT_FOUND" in nowhere.stderr
+    assert "parley room create --id ROOM' or join with --create" in nowhere.stderr
 
 
 def test_a_missing_key_is_one_clear_line(server):
@@ -110,12 +115,12 @@ def test_a_missing_key_is_one_clear_line(server):
 
 
 def test_errors_are_one_clear_line(server, tmp_path):
-    bad = parley(server, "translate", "hello", "--to", "xx")
+    bad = parley(server, "translate", "hello", "--from", "en", "--to", "xx")
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: INVALID_ARGUMENT:") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
     missing = parley(server, "transcribe", str(tmp_path / "nope.wav"))
-    assert missing.returncode == 1 and missing.stderr.startswith("error:")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: no such file: ")
     assert "Traceback" not in missing.stderr
     down = subprocess.run(
         [tool("parley"), "voices", "--address", "127.0.0.1:9", "--timeout", "3"],
@@ -124,3 +129,46 @@ def test_errors_are_one_clear_line(server, tmp_path):
         timeout=60,
     )
     assert down.returncode == 1 and down.stderr.startswith("error: UNAVAILABLE")
+    assert "is a Parley server running there? (--address)" in down.stderr
+    demo = subprocess.run(
+        [tool("parley"), "demo", "--address", "127.0.0.1:9", "--timeout", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert demo.returncode == 1 and demo.stderr.startswith("error: UNAVAILABLE"), demo.stderr
+    assert "Traceback" not in demo.stderr and len(demo.stderr.strip().splitlines()) == 1
+    unsaid = parley(server, "translate", "Buenos días", "--to", "en")
+    assert unsaid.returncode == 2 and "--from" in unsaid.stderr  # no silent default language
+
+
+def test_a_reader_that_goes_away_is_not_an_error(server):
+    # `true` reads nothing and exits at once: every write the command makes hits a closed pipe.
+    gone = subprocess.run(
+        f"{tool('parley')} languages --address {server.address} | true; echo ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=CLIENT_ENV,
+    )
+    assert gone.stderr == "" and gone.stdout.strip() == "0", (gone.stdout, gone.stderr)
+
+
+def test_ctrl_c_leaves_a_room_with_one_line(server):
+    listener = subprocess.Popen(
+        [tool("parley"), "room", "join", "ctrl-c", "--create", "--listen", "es", "--address",
+         server.address],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=CLIENT_ENV,
+    )  # fmt: skip
+    try:
+        assert listener.stdout.readline().startswith("joined room ctrl-c as ")
+        listener.send_signal(signal.SIGINT)
+        _, stderr = listener.communicate(timeout=30)
+    finally:
+        listener.kill()
+    assert listener.returncode == 130 and stderr == "interrupted\n", stderr

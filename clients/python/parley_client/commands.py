@@ -58,6 +58,8 @@ def connect(args: argparse.Namespace) -> Connection:
 
 
 def _load(path: str) -> np.ndarray:
+    if not Path(path).is_file():
+        raise ValueError(f"no such file: {path}")
     samples, rate = read_wav(path)
     from parley.audio import resample
 
@@ -192,16 +194,40 @@ async def room_join(args, parley: Connection) -> int:
     return 0
 
 
+# What to do about a refusal, by the command line's options rather than the protocol's fields.
+_HINTS = (
+    (grpc.StatusCode.PERMISSION_DENIED, "join_token", "give the room's token with --token"),
+    (grpc.StatusCode.NOT_FOUND, "room", "create it with 'parley room create --id ROOM' or "
+     "join with --create"),
+    (grpc.StatusCode.UNAVAILABLE, "failed to connect", "is a Parley server running there? "
+     "(--address)"),
+)  # fmt: skip
+
+
 async def run(command, args) -> int:
     """Runs a client command, turning every failure into one line on stderr."""
     try:
         async with connect(args) as parley:
-            return await command(args, parley)
+            code = await command(args, parley)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
     except grpc.aio.AioRpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        print(f"error: {exc.code().name}: {exc.details()}{hint(exc)}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (parley languages | head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     return 1
+
+
+def hint(exc: grpc.aio.AioRpcError) -> str:
+    """`` (what to do)`` for a refusal the command line can help with, else nothing."""
+    details = exc.details() or ""
+    for code, word, advice in _HINTS:
+        if exc.code() == code and word in details:
+            return f" ({advice})"
+    return ""
 
 
 def register(commands) -> None:
@@ -222,7 +248,7 @@ def register(commands) -> None:
     p = add("translate", translate, "translate a text into one or more languages")
     p.add_argument("text")
     p.add_argument("--to", required=True, help="target languages, comma-separated: es,fr")
-    p.add_argument("--from", dest="source", default="en", help="language of the text (en)")
+    p.add_argument("--from", dest="source", required=True, help="language of the text: en")
     p.add_argument("--engine", default="", help="prefer this engine")
 
     p = add("say", say, "speak a text into a WAV file")
