@@ -76,12 +76,15 @@ def test_rooms_from_the_command_line(server, tmp_path):
     base = [tool("parley"), "room", "join", "cli-room", "--address", server.address]
     base += ["--token", token]
     listener = subprocess.Popen(
-        [*base, "--name", "Luis", "--listen", "es", "--output", str(heard), "--wait", "1000"],
+        [*base, "--name", "Luis", "--listen", "es", "--output", str(heard), "--expect", "1"],
         stdout=subprocess.PIPE,
         text=True,
         env=CLIENT_ENV,
     )
     try:
+        assert listener.stdout.readline().startswith("joined room cli-room as ")
+        listed = parley(server, "room", "list")
+        assert "cli-room" in listed.stdout and "Luis (?>es)" in listed.stdout
         speaker = subprocess.run(
             [*base, "--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk)],
             capture_output=True,
@@ -91,12 +94,10 @@ def test_rooms_from_the_command_line(server, tmp_path):
         )
         assert speaker.returncode == 0, speaker.stderr
         assert "Ana (en>en): Good morning" in speaker.stdout
-        listed = parley(server, "room", "list")
-        assert "cli-room" in listed.stdout and "Luis (?>es)" in listed.stdout
+        out = listener.communicate(timeout=60)[0]  # it leaves on its own (--expect)
     finally:
-        listener.terminate()
-        out = listener.communicate(timeout=30)[0]
-    assert "Ana (en>es): Buen día" in out
+        listener.kill()
+    assert listener.returncode == 0 and "Ana (en>es): Buen día" in out
     (saved,) = heard.glob("*.wav")
     assert soundfile.info(str(saved)).duration > 1.0
     intruder = parley(server, "room", "join", "cli-room", "--listen", "es", "--wait", "1")
@@ -119,6 +120,12 @@ def test_errors_are_one_clear_line(server, tmp_path):
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: INVALID_ARGUMENT:") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+    clip = tmp_path / "hello.wav"
+    write_wav(clip, [speak(HELLO, "en")])
+    for _ in range(3):  # it used to be INTERNAL about half the time
+        unknown = parley(server, "transcribe", str(clip), "--model", "nope")
+        assert unknown.returncode == 1, unknown.stderr
+        assert unknown.stderr.startswith("error: INVALID_ARGUMENT:"), unknown.stderr
     missing = parley(server, "transcribe", str(tmp_path / "nope.wav"))
     assert missing.returncode == 1 and missing.stderr.startswith("error: no such file: ")
     assert "Traceback" not in missing.stderr

@@ -70,6 +70,7 @@ async def transcribe(args, parley: Connection) -> int:
     samples = _load(args.file)
     total = samples.shape[0] / RATE
     config = parley.stt.config(args.language, args.model, RATE, args.translate)
+    await parley.stt.check(config)  # a refused model or language: its reason, not INTERNAL
 
     async def audio():
         for data in chunks(samples, RATE, 500):
@@ -147,15 +148,21 @@ async def room_join(args, parley: Connection) -> int:
     output = Path(args.output) if args.output else None
     pending: dict[str, list[bytes]] = {}
     last_event = [time.monotonic()]
+    heard = [0]  # final captions of other people
+    news = asyncio.Event()  # set at every event
+    me = [""]
 
     async def receive() -> None:
         async for event in session.events():
             last_event[0] = time.monotonic()
+            news.set()
             kind = event.WhichOneof("event")
             if kind == "joined":
-                print(f"joined room {args.room} as {event.joined.participant_id}", flush=True)
+                me[0] = event.joined.participant_id
+                print(f"joined room {args.room} as {me[0]}", flush=True)
             elif kind == "caption" and event.caption.is_final:
                 c = event.caption
+                heard[0] += c.speaker_id != me[0]
                 text = c.text or c.original_text
                 print(f"{c.speaker_name} ({c.original_language}>{c.language}): {text}", flush=True)
             elif kind in ("participant_joined", "participant_left"):
@@ -183,17 +190,31 @@ async def room_join(args, parley: Connection) -> int:
             session.send_audio(data)
             if receiver.done():
                 break
-        # Stay until nothing has arrived for --wait seconds.
-        while not receiver.done():
-            quiet = time.monotonic() - last_event[0]
-            if quiet >= args.wait:
-                break
-            await asyncio.wait({receiver}, timeout=args.wait - quiet)
-        session.leave()
+    # After the input (default: 8 s), or for a listener who asked (--wait), leave once nothing
+    # has arrived for --wait seconds; --expect leaves after that many final captions of others
+    # and the speech that follows them (once quiet for EXPECT_QUIET_S).
+    wait = args.wait if args.wait is not None else (8.0 if args.input else None)
+    while not receiver.done():
+        limit = wait
+        if args.expect and heard[0] >= args.expect:
+            limit = EXPECT_QUIET_S if wait is None else min(wait, EXPECT_QUIET_S)
+        quiet = time.monotonic() - last_event[0]
+        if limit is not None and quiet >= limit:
+            break
+        news.clear()
+        waiter = asyncio.ensure_future(news.wait())
+        await asyncio.wait(
+            {receiver, waiter},
+            timeout=None if limit is None else limit - quiet,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        waiter.cancel()
+    session.leave()
     await receiver
     return 0
 
 
+EXPECT_QUIET_S = 1.5  # after the expected captions, the quiet that says their speech is over
 # What to do about a refusal, by the command line's options rather than the protocol's fields.
 _HINTS = (
     (grpc.StatusCode.PERMISSION_DENIED, "join_token", "give the room's token with --token"),
@@ -291,5 +312,12 @@ def register(commands) -> None:
         help="join token of a room that is not open (env PARLEY_JOIN_TOKEN)",
     )
     p.add_argument(
-        "--wait", type=float, default=8.0, help="after the input, leave once quiet this long (s)"
+        "--wait",
+        type=float,
+        default=None,
+        help="leave once nothing has arrived for this long (s); default 8 after --input, "
+        "else stay until Ctrl-C",
+    )
+    p.add_argument(
+        "--expect", type=int, default=0, help="leave after this many final captions of others"
     )

@@ -53,6 +53,16 @@ class SpeechToText:
         )
         return list(response.results)
 
+    async def check(self, config: stt_pb2.RecognitionConfig) -> None:
+        """Asks the server whether it takes ``config`` (a Recognize with no audio). A stream
+        whose config is refused while audio is still being written may end with INTERNAL
+        instead of the reason (grpc/grpc#36066); asking first gives the reason.
+
+        Raises:
+            grpc.aio.AioRpcError: with the reason the config is refused.
+        """
+        await self._stub.Recognize(stt_pb2.RecognizeRequest(config=config), timeout=self._timeout)
+
     async def stream(
         self, audio: AsyncIterable[bytes], config: stt_pb2.RecognitionConfig
     ) -> AsyncIterator[stt_pb2.StreamingRecognizeResponse]:
