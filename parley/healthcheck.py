@@ -106,7 +106,10 @@ async def _check_grpc(address: str, args: argparse.Namespace) -> tuple[bool, str
             health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
         )
     except grpc.aio.AioRpcError as exc:
-        return False, f"{exc.code().name}: {exc.details()}"
+        details = exc.details()
+        if exc.code() == grpc.StatusCode.NOT_FOUND and not details:  # the health server's way
+            details = f"this server has no service named {args.service!r}"
+        return False, f"{exc.code().name}: {details}"
     finally:
         await channel.close()
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)

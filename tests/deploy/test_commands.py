@@ -179,6 +179,7 @@ def test_the_image_default_command_serves_and_its_health_check_passes(spawn):
     # ...and for a service the server does not host.
     unknown = health(server.address, "parley.v1.NoSuchService")
     assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stdout, unknown.stdout
+    assert "this server has no service named 'parley.v1.NoSuchService'" in unknown.stdout
     for name in ("parley.v1.RoomService", "parley.v1.SpeechToTextService", ""):
         assert health(server.address, name).returncode == 0, name
     # Plain text to a TLS check: the handshake fails, so does the check.
