@@ -25,6 +25,23 @@ from parley.v1 import rooms_pb2, rooms_pb2_grpc
 from parley_client.connection import make_channel
 
 log = get_logger(__name__)
+STARTUP_CHECK_S = 3.0  # how long the start waits to hear from the room service
+
+
+async def _check_room_service(backend, config: GatewayConfig) -> None:
+    """Says at start when the room service does not answer: the page would only show errors."""
+    try:
+        await backend.health.Check(
+            health_pb2.HealthCheckRequest(service="parley.v1.RoomService"), timeout=STARTUP_CHECK_S
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.warning(
+            "the room service does not answer: the page will report errors until it does; "
+            "start it (parley serve) or point --rooms-address at it",
+            address=config.rooms_address,
+            status=exc.code().name,
+        )
+
 
 STATIC = Path(__file__).parent / "static"
 ROOM_SERVICE = rooms_pb2.DESCRIPTOR.services_by_name["RoomService"].full_name
@@ -57,6 +74,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
         backend.channel = make_channel(config.rooms_address, config.connection_options())
         backend.rooms = rooms_pb2_grpc.RoomServiceStub(backend.channel)
         backend.health = health_pb2_grpc.HealthStub(backend.channel)
+        await _check_room_service(backend, config)
         try:
             yield
         finally:

@@ -29,7 +29,11 @@ class _Server(uvicorn.Server):
         if self.started:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
-            log.info("server started", address=f"{shown}:{port}")
+            reachable = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, shown)
+            scheme = "https" if self.config.ssl_certfile else "http"
+            log.info(
+                "server started", address=f"{shown}:{port}", open=f"{scheme}://{reachable}:{port}/"
+            )
 
 
 async def serve(config: GatewayConfig) -> bool:

@@ -151,6 +151,10 @@ def spawn_gateway(spawn, rooms_address: str, *flags: str, env=None):
 async def test_a_missing_room_service_is_reported(spawn):
     # Nothing listens on port 1: every call to the RoomService fails as UNAVAILABLE.
     alone = spawn_gateway(spawn, "127.0.0.1:1")
+    (warned,) = [r for r in alone.log if r["event"].startswith("the room service does not answer")]
+    assert warned["address"] == "127.0.0.1:1" and warned["status"] == "UNAVAILABLE"
+    (started,) = [r for r in alone.log if r["event"] == "server started"]
+    assert started["open"] == f"http://{started['address']}/"
     async with httpx.AsyncClient(base_url=base(alone)) as http:
         assert (await http.get("/")).json()["room_service_status"] == "UNAVAILABLE"
         created = await http.get("/create-room")
