@@ -171,6 +171,7 @@ def write(rows: list[dict], results, checks, engines: list[str]) -> None:
         ]
         for (s, t), scored in results.items()
     }
+    most_differing = differing(rows, results)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -179,7 +180,7 @@ def write(rows: list[dict], results, checks, engines: list[str]) -> None:
                 "engines": engines,
                 "pairs": pairs,
                 "targets": [{"check": c, "pass": ok} for c, ok in checks],
-                "differing": differing(rows, results),
+                "differing": most_differing,
             },
             ensure_ascii=False,
             indent=1,
@@ -189,10 +190,10 @@ def write(rows: list[dict], results, checks, engines: list[str]) -> None:
     )
     scores = {pair: {r["route"]: r["chrf"] for r in routes} for pair, routes in pairs.items()}
     SCORES_FILE.write_text(json.dumps(scores, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    DOC.write_text(report(rows, results, checks, engines), encoding="utf-8")
+    DOC.write_text(report(rows, results, checks, engines, most_differing), encoding="utf-8")
 
 
-def report(rows, results, checks, engines: list[str]) -> str:
+def report(rows, results, checks, engines: list[str], most_differing: list[dict]) -> str:
     lines = [
         "# Translation quality",
         "",
@@ -221,7 +222,7 @@ def report(rows, results, checks, engines: list[str]) -> str:
     lines += ["", "## Targets", ""]
     lines += [f"- {'PASS' if ok else 'FAIL'}: {check}" for check, ok in checks]
     lines += ["", "## Where routes differ most", ""]
-    for d in differing(rows, results):
+    for d in most_differing:
         lines += [f"**{d['pair']}** ({d['id']}, chrF gap {d['gap']:.0f}): {d['source']}", ""]
         lines.append(f"- reference: {d['reference']}")
         lines += [f"- {route}: {out}" for route, out in d["outputs"].items()]

@@ -87,7 +87,7 @@ def _client(args) -> int:
 
     import grpc
 
-    from parley_client.commands import connection_options, hint, run
+    from parley_client.commands import connection_options, error_line, run
 
     if getattr(args, "client_command", None):
         return asyncio.run(run(args.client_command, args))
@@ -97,7 +97,7 @@ def _client(args) -> int:
         try:
             return demo.main(args.address, connection_options(args))
         except grpc.aio.AioRpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}{hint(exc)}", file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
             return 1
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
 

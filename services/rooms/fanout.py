@@ -92,7 +92,9 @@ class FanOut:
                 (member.speak_language, other.listen_language, other, member)
                 for other in self._room.others(member)
             ]
-        if member.wants_audio and not await self._voiced(member.listen_language):
+        if member.wants_audio and not await self._answers_yes(
+            self._backends.speaks(member.listen_language, self._timeout)
+        ):
             self._room.send(
                 member,
                 notice(
@@ -108,7 +110,9 @@ class FanOut:
             if source == target:
                 continue
             if (source, target) not in checked:
-                checked[(source, target)] = await self._reachable(source, target)
+                checked[(source, target)] = await self._answers_yes(
+                    self._backends.translates(source, target, self._timeout)
+                )
             if not checked[(source, target)]:
                 self._room.send(
                     listener,
@@ -123,19 +127,11 @@ class FanOut:
                     ),
                 )
 
-    async def _voiced(self, language: str) -> bool:
-        """Whether the speech service has a voice for ``language``; True when it cannot be
-        asked."""
+    async def _answers_yes(self, question) -> bool:
+        """A question to a backend at join; True when it cannot be asked (its failures are
+        told as they happen)."""
         try:
-            return await self._backends.speaks(language, self._timeout)
-        except grpc.aio.AioRpcError:
-            return True
-
-    async def _reachable(self, source: str, target: str) -> bool:
-        """Whether the translation service routes ``source`` to ``target``; True when it
-        cannot be asked (its failures are told as they happen)."""
-        try:
-            return await self._backends.translates(source, target, self._timeout)
+            return await question
         except grpc.aio.AioRpcError:
             return True
 

@@ -233,13 +233,18 @@ async def run(command, args) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
         return code
     except grpc.aio.AioRpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}{hint(exc)}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
     except BrokenPipeError:  # the reader went away (parley languages | head): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     return 1
+
+
+def error_line(exc: grpc.aio.AioRpcError) -> str:
+    """``error: CODE: details (what to do)``: how a command reports a refused call."""
+    return f"error: {exc.code().name}: {exc.details()}{hint(exc)}"
 
 
 def hint(exc: grpc.aio.AioRpcError) -> str:
