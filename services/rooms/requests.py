@@ -11,10 +11,9 @@ from parley.v1 import rooms_pb2
 from services.rooms.config import RoomsConfig
 from services.rooms.outbox import Outbox
 from services.rooms.room import Member, check_language
+from services.translate.keep import MAX_TERM_CHARS, MAX_TERMS
 
 MAX_NAME_CHARS = 200  # a room's name, a closing reason
-MAX_TERMS = 100  # as TranslateRequest.do_not_translate
-MAX_TERM_CHARS = 100
 
 
 def check_create(request: rooms_pb2.CreateRoomRequest, config: RoomsConfig) -> None:

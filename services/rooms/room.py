@@ -27,6 +27,7 @@ from parley.logs import get_logger
 from parley.v1 import rooms_pb2
 from services.rooms.outbox import Outbox, SerializedChunk, Stalled
 from services.rooms.tasks import TaskOwner
+from services.translate.keep import MAX_TERMS
 
 if TYPE_CHECKING:
     from services.rooms.speech import RoomSpeech
@@ -146,9 +147,10 @@ class Room:
         )
 
     def kept_terms(self) -> list[str]:
-        """What translations leave as it is: the glossary and everyone's display name."""
+        """What translations leave as it is: the glossary and everyone's display name, as many
+        as a translation request takes (a full glossary leaves no room for names)."""
         names = (m.display_name for m in self.members.values() if m.display_name != "Guest")
-        return list(dict.fromkeys((*self.glossary, *names)))
+        return list(dict.fromkeys((*self.glossary, *names)))[:MAX_TERMS]
 
     # -- events to members --------------------------------------------------------------------
 

@@ -372,3 +372,19 @@ async def test_a_language_nobody_can_translate_is_said_at_join_and_captions_carr
         assert not luis.of("notice")  # es is reachable: nothing to say
         for person in (ann, hans, luis):
             await person.close()
+
+
+async def test_a_full_glossary_never_makes_a_translation_request_too_long():
+    async with rooms() as (stub, backends, _):
+        terms = [f"Term{n}" for n in range(100)]
+        await stub.CreateRoom(
+            rooms_pb2.CreateRoomRequest(room_id="full", open=True, glossary=terms)
+        )
+        ann = await enter(stub, "full", "Ann", "en", "en")
+        luis = await enter(stub, "full", "Luis", "es", "es")
+        say(ann, "Hello")
+        await luis.wait_for(lambda _: luis.finals(), within_s=10)
+        (sent,) = backends.requests
+        assert list(sent.do_not_translate) == terms  # the service takes 100 at most
+        for person in (ann, luis):
+            await person.close()
