@@ -28,12 +28,13 @@ RESULTS = ROOT / "bench" / "results"
 TARGETS = {"base_ratio": 0.55, "tiny_ratio": 0.7, "capacity_ratio": 3.0, "fanout_cpu_ratio": 1.10,
            "spread_p99_ms": 50.0, "rss_mb": 1500.0}  # fmt: skip
 BEFORE, AFTER, WINDOW = "before", "after", "window"
-# before: Whisper's full 30 s window, silence-only endpointing, one final per utterance (the
-# first version); window: the fitted window, one final per utterance; after: the defaults (the
+# before: Whisper's full 30 s window, greedy decoding, silence-only endpointing, one final per
+# utterance (the first version); window: the fitted window, one final per utterance; after: the defaults (the
 # fitted window, each sentence final while the speaker goes on).
 CONFIGS = {
     BEFORE: {
         "PARLEY_STT_WINDOW": "full",
+        "PARLEY_STT_BEAM_SIZE": "1",
         "PARLEY_STT_TURN": "off",
         "PARLEY_STT_COMMIT": "utterance",
     },
@@ -538,9 +539,10 @@ def write_markdown(report: dict, path: Path) -> None:
         "## End of speech -> first translated audio at the listener",
         "",
         "Two configurations of the same server, measured in the same run, their rounds",
-        "alternating: *before* is Whisper's full 30 s window with silence-only endpointing",
-        "(`PARLEY_STT_WINDOW=full PARLEY_STT_TURN=off`), *after* the defaults (the window",
-        "fitted to the utterance; see Recognition window below). Utterances up to 5 s. Stages",
+        "alternating: *before* is the first version, Whisper's full 30 s window, greedy, with",
+        "silence-only endpointing (`PARLEY_STT_WINDOW=full PARLEY_STT_BEAM_SIZE=1",
+        "PARLEY_STT_TURN=off`), *after* the defaults (the window fitted to the utterance, beam 5;",
+        "see Recognition window below). Utterances up to 5 s. Stages",
         "are the server's own timings (UtteranceAudioBegin): endpointing is the silence that",
         "confirms the end of speech (500 ms, recognition starts after 200 ms of it), recognition",
         "is from that confirmation to the final transcript, delivery is what remains of the lag",

@@ -263,7 +263,9 @@ def engines(model: str) -> dict[str, WhisperRecognizer]:
     """The same model twice, loaded once: one engine per window."""
     config = SttConfig()
     source = next(s for s in BUILTIN if s.name == model)
-    engine = WhisperRecognizer(source, default_cache_dir(config.cache_dir), "cpu", "int8")
+    engine = WhisperRecognizer(
+        source, default_cache_dir(config.cache_dir), "cpu", "int8", beam_size=config.beam_size
+    )
     return {
         window: engine.with_window(
             WindowPolicy(window, config.window_margin_ms, config.window_min_ms)

@@ -4,7 +4,10 @@ whisper_streaming, committed at sentence ends).
 The audio of the unfinished utterance is decoded again every so often, from the same start.
 Words that two consecutive decodes agree on will not change; of those, the words up to the last
 sentence end (or, in speech that runs on for ten words or more with no sentence end, the last
-clause end) that both decodes punctuate are committed: they become a final result, their
+clause end) that both decodes punctuate are committed. Where the decodes agree on the words but
+not on any punctuation for :data:`RUN_ON_S` of audio (a flat voice, read fast), the agreed words
+up to the widest pause between two of them are committed instead, so no sentence waits for the
+utterance's length limit. Committed words become a final result, their
 audio leaves the buffer (cut between the last committed word and the next one, by Whisper's
 word timings), and the next decodes start after it, with the committed text as context. Pure
 logic: :class:`SentenceCommitter` sees words and times, never audio or a model.
@@ -22,6 +25,7 @@ SENTENCE_END = re.compile(r"[.!?。！？…]['\"”’)\]]*$")
 PAUSE = re.compile(r"[.!?。！？…,;:，、；：]['\"”’)\]]*$")  # the end of a sentence or a clause
 CLAUSE_AFTER_WORDS = 10  # with no sentence end, a clause end commits once this many words agree
 MIN_CLAUSE_WORDS = 6
+RUN_ON_S = 5.0  # audio with no agreed punctuation after which the widest agreed pause commits
 _KEY = re.compile(r"\w+", re.UNICODE)
 TAIL_S = 0.3  # after the last word of a decode, how far its audio may reach
 OVERLAP_WORDS = 3  # at most this many words of a new decode may repeat the committed end
@@ -84,6 +88,8 @@ class SentenceCommitter:
                 i for i in range(MIN_CLAUSE_WORDS - 1, agreed)
                 if PAUSE.search(words[i].word) and PAUSE.search(previous[i].word)
             ]  # fmt: skip
+        if not ends and audio_s >= RUN_ON_S:
+            ends = _widest_pause(words, agreed)
         if not ends:
             return None
         last = ends[-1]
@@ -92,6 +98,15 @@ class SentenceCommitter:
         cut = min(max(end, (end + following) / 2), audio_s)
         self._previous = None  # the next decode starts at the cut
         return Commit(tuple(words[: last + 1]), cut)
+
+
+def _widest_pause(words: Sequence[Word], agreed: int) -> list[int]:
+    """[i] for the agreed word i (not too early, followed by a word of this decode) after which
+    the speaker paused longest; [] when there is none."""
+    candidates = range(MIN_CLAUSE_WORDS - 1, min(agreed, len(words) - 1))
+    if not candidates:
+        return []
+    return [max(candidates, key=lambda i: words[i + 1].start - words[i].end)]
 
 
 def without_repeated_head(text: str, committed: str) -> str:

@@ -16,6 +16,7 @@ the end of the first part is cut to :data:`CLAUSE_PAUSE_S`, about the pause it m
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import numpy as np
 
 from parley import audio, errors
 from services.tts.engines.base import Engine, SynthesisOptions, Voice
+from services.tts.tempo import MAX_FACTOR, MIN_FACTOR, Tempo
 from services.tts.text import first_clause, sentences
 
 CLAUSE_PAUSE_S = 0.25
@@ -90,7 +92,7 @@ class Job:
         for index, sentence in enumerate(sentences(self.text)):
             parts = (first_clause(sentence) if split and index == 0 else None) or (sentence,)
             for number, part in enumerate(parts):
-                chunks = self.engine.synthesize(part, self.voice, self.options)
+                chunks = self._spoken(part)
                 with contextlib.closing(chunks):  # stopping early stops the engine too
                     if number < len(parts) - 1:
                         keep = round(CLAUSE_PAUSE_S * self.voice.sample_rate)
@@ -99,6 +101,23 @@ class Job:
                     else:
                         for chunk in chunks:
                             yield index, chunk
+
+    def _spoken(self, text: str) -> Iterator[np.ndarray]:
+        """The engine's chunks for ``text``, at the speaking rate asked for: an engine that does
+        not honour rates speaks at its own, and the time-stretch makes up the difference."""
+        rate = self.options.speaking_rate
+        if self.engine.honours_rate or rate == 1.0 or not MIN_FACTOR <= rate <= MAX_FACTOR:
+            yield from self.engine.synthesize(text, self.voice, self.options)
+            return
+        tempo = Tempo(self.voice.sample_rate, rate)
+        natural = dataclasses.replace(self.options, speaking_rate=1.0)
+        chunks = self.engine.synthesize(text, self.voice, natural)
+        with contextlib.closing(chunks):
+            for chunk in chunks:
+                if (faster := tempo.process(chunk)).shape[0]:
+                    yield faster
+        if (rest := tempo.flush()).shape[0]:
+            yield rest
 
     def pieces(self) -> Iterator[Piece]:
         """The stream: encoded pieces in order. The first leaves as soon as the engine made any

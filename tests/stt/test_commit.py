@@ -54,6 +54,19 @@ def test_run_on_speech_commits_at_a_clause_end_once_long_enough():
     assert commit.text == "and we can review the plan together on Monday morning,"
 
 
+def test_words_agreed_with_no_punctuation_commit_at_the_widest_pause_once_long_enough():
+    committer = SentenceCommitter()
+    first = words("please send me the report before friday the train leaves at eight")
+    # The speaker paused after "friday" (the 7th word): 0.4 s instead of 0.05 s.
+    paused = [w if i < 7 else Word(w.word, w.start + 0.35, w.end + 0.35, w.probability)
+              for i, w in enumerate(first)]  # fmt: skip
+    committer.offer(paused[:-1], 3.9)
+    assert committer.offer(paused, 4.2) is None  # not yet run on for long enough
+    commit = committer.offer(paused, 5.3)
+    assert commit.text == "please send me the report before friday"
+    assert paused[6].end <= commit.cut_s <= paused[7].start
+
+
 def test_a_word_heard_on_both_sides_of_a_cut_is_said_once():
     assert without_repeated_head("Friday. The train leaves", "before Friday.") == (
         "The train leaves"

@@ -276,6 +276,31 @@ async def test_speaking_rate_changes_the_duration(tts_stub):
     assert slow.seconds > normal.seconds * 1.3
 
 
+def pitch_hz(samples: np.ndarray, rate: int) -> float:
+    """Median fundamental frequency of the loud 40 ms frames (autocorrelation, 70-400 Hz)."""
+    size, found = rate * 40 // 1000, []
+    for start in range(0, samples.size - size, size):
+        frame = samples[start : start + size].astype(np.float64)
+        if rms(frame) < 0.03:
+            continue
+        frame -= frame.mean()
+        corr = np.correlate(frame, frame, "full")[size - 1 :]
+        low, high = rate // 400, rate // 70
+        found.append(rate / (low + int(np.argmax(corr[low:high]))))
+    return float(np.median(found))
+
+
+async def test_an_engine_without_rate_control_is_time_stretched_at_its_own_pitch(tts_stub):
+    """Pico's own speed tag shortens the words but not the pauses (1.27x in all at 1.5x)."""
+    text = SENTENCES["es"]
+    normal = await speak(tts_stub, text, "es", voice="pico:es-ES")
+    fast = await speak(tts_stub, text, "es", voice="pico:es-ES", speaking_rate=1.5)
+    ratio = normal.seconds / fast.seconds
+    assert 1.42 <= ratio <= 1.58, f"1.5x asked, {ratio:.2f}x spoken"
+    before, after = pitch_hz(normal.samples, normal.rate), pitch_hz(fast.samples, fast.rate)
+    assert abs(after / before - 1) < 0.08, f"pitch {before:.0f} Hz became {after:.0f} Hz"
+
+
 async def test_long_text_streams_sentence_by_sentence(tts_stub):
     """20,000 characters (the default limit) stream to the end."""
     sentence = "This is sentence number {} of a very long text that goes on and on. "

@@ -107,6 +107,9 @@ class Engine(ABC):
     """Whether a stream's first clause is worth speaking on its own (see
     :mod:`services.tts.synthesis`): true for local engines, which analyse a whole sentence before
     its first sound; an API that streams as it goes would only pay one more request."""
+    honours_rate: bool = True
+    """Whether the engine speaks at the ``speaking_rate`` asked for. One that does not (or only
+    in part) is given 1.0 and its audio is time-stretched (:mod:`services.tts.tempo`)."""
 
     @abstractmethod
     def voices(self) -> list[Voice]:
