@@ -29,8 +29,8 @@ TARGETS = {"base_ratio": 0.55, "tiny_ratio": 0.7, "capacity_ratio": 3.0, "fanout
            "spread_p99_ms": 50.0, "rss_mb": 1500.0}  # fmt: skip
 BEFORE, AFTER, WINDOW = "before", "after", "window"
 # before: Whisper's full 30 s window, greedy decoding, silence-only endpointing, one final per
-# utterance (the first version); window: the fitted window, one final per utterance; after: the defaults (the
-# fitted window, each sentence final while the speaker goes on).
+# utterance (the first version); window: the fitted window, one final per utterance; after: the
+# defaults (the fitted window, each sentence final while the speaker goes on).
 CONFIGS = {
     BEFORE: {
         "PARLEY_STT_WINDOW": "full",
