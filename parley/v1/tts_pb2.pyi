@@ -47,10 +47,12 @@ class VoiceSelection(_message.Message):
     def __init__(self, language: _Optional[str] = ..., voice: _Optional[str] = ..., engine: _Optional[str] = ..., speaker_key: _Optional[str] = ...) -> None: ...
 
 class SynthesisOptions(_message.Message):
-    __slots__ = ("speaking_rate",)
+    __slots__ = ("speaking_rate", "trim_silence")
     SPEAKING_RATE_FIELD_NUMBER: _ClassVar[int]
+    TRIM_SILENCE_FIELD_NUMBER: _ClassVar[int]
     speaking_rate: float
-    def __init__(self, speaking_rate: _Optional[float] = ...) -> None: ...
+    trim_silence: bool
+    def __init__(self, speaking_rate: _Optional[float] = ..., trim_silence: _Optional[bool] = ...) -> None: ...
 
 class SynthesizeRequest(_message.Message):
     __slots__ = ("text", "voice", "audio_format", "options")

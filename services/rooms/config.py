@@ -113,16 +113,18 @@ class RoomsConfig:
         default=1.5,
         metadata=option(
             "PARLEY_ROOMS_CATCH_UP_AFTER_S",
-            "seconds of a language's translated speech queued and not yet played beyond which "
-            "the next sentences are spoken faster until the listeners catch up; 0 never",
+            "seconds of a language's translated speech its listeners may have still to hear "
+            "when the speaker's next words come; a sentence that would leave more is spoken "
+            "faster (up to --catch-up-rate); 0 never speeds speech up",
         ),
     )
     catch_up_rate: float = field(
-        default=1.5,
+        default=1.75,
         metadata=option(
             "PARLEY_ROOMS_CATCH_UP_RATE",
-            "fastest speaking rate of translated speech while listeners catch up, reached when "
-            "they are twice --catch-up-after-s behind (half way to it as soon as they pass it)",
+            "fastest speaking rate of translated speech while listeners catch up or would fall "
+            "behind (Whisper base still transcribes Pico's Spanish and English at 1.75x with "
+            "WER 0.03 and 0.02)",
         ),
     )
     allow_create_on_join: bool = field(

@@ -119,6 +119,7 @@ class Room:
     catch_up_rate: float = 1.0
     # Until when (monotonic seconds) each listen language has translated speech queued.
     audio_queued: dict[str, float] = field(default_factory=dict)
+    speech_per_char: dict[str, float] = field(default_factory=dict)  # see FanOut._learn
     tasks: TaskOwner = field(init=False)
     ended: asyncio.Event = field(init=False)  # set once the room has closed
 

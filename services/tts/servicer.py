@@ -75,7 +75,7 @@ def _check_options(message: tts_pb2.SynthesisOptions) -> SynthesisOptions:
         raise errors.InvalidInput(
             f"speaking_rate {message.speaking_rate} is outside {MIN_RATE}-{MAX_RATE}"
         )
-    return SynthesisOptions(speaking_rate=rate)
+    return SynthesisOptions(speaking_rate=rate, trim_silence=message.trim_silence)
 
 
 def _check_format(fmt: audio.AudioFormat, *, streaming: bool) -> audio.AudioFormat:

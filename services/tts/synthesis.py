@@ -28,6 +28,8 @@ from services.tts.engines.base import Engine, SynthesisOptions, Voice
 from services.tts.tempo import MAX_FACTOR, MIN_FACTOR, Tempo
 from services.tts.text import first_clause, sentences
 
+LEAD_S, TAIL_S = 0.05, 0.15
+"""Silence kept before the first sound and after the last with ``trim_silence``."""
 CLAUSE_PAUSE_S = 0.25
 """Silence kept at the end of a first clause spoken on its own (engines pause 0.25-0.3 s at a
 comma inside a sentence, and 0.45-0.6 s at the end of a text)."""
@@ -87,8 +89,28 @@ class Job:
     def _float_chunks(self, split: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """(sentence index, float32 chunk at the voice's rate), as the engine makes them.
 
-        With ``split``, the first sentence is spoken as its first clause, then the rest.
+        With ``split``, the first sentence is spoken as its first clause, then the rest; with
+        the ``trim_silence`` option, the silence before the first sound and after the last is
+        cut to :data:`LEAD_S` and :data:`TAIL_S`.
         """
+        produced = self._engine_chunks(split)
+        if not self.options.trim_silence:
+            yield from produced
+            return
+        current = [0]  # the sentence of the chunk the trimming last took
+
+        def sound() -> Iterator[np.ndarray]:
+            for index, chunk in produced:
+                current[0] = index
+                yield chunk
+
+        rate = self.voice.sample_rate
+        lead = _trim_silent_start(sound(), round(LEAD_S * rate))
+        with contextlib.closing(produced):
+            for chunk in _trim_silent_end(lead, round(TAIL_S * rate)):
+                yield current[0], chunk
+
+    def _engine_chunks(self, split: bool) -> Iterator[tuple[int, np.ndarray]]:
         for index, sentence in enumerate(sentences(self.text)):
             parts = (first_clause(sentence) if split and index == 0 else None) or (sentence,)
             for number, part in enumerate(parts):
@@ -205,6 +227,23 @@ class Job:
         samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         samples = audio.resample(samples, self._source_rate, self.format.sample_rate)
         return audio.encode(samples, self.format), samples.shape[0]
+
+
+def _trim_silent_start(chunks: Iterator[np.ndarray], keep: int) -> Iterator[np.ndarray]:
+    """``chunks`` with the silence before their first sound cut to ``keep`` samples."""
+    held: list[np.ndarray] = []
+    for chunk in chunks:
+        loud = np.flatnonzero(np.abs(chunk) > SILENCE_LEVEL)
+        if not loud.size:
+            held.append(chunk)
+            continue
+        start = int(loud[0])
+        before = np.concatenate([*held, chunk[:start]])
+        yield np.concatenate([before[max(0, before.shape[0] - keep) :], chunk[start:]])
+        yield from chunks
+        return
+    if held:  # no sound at all
+        yield np.concatenate(held)[:keep]
 
 
 def _trim_silent_end(chunks: Iterator[np.ndarray], keep: int) -> Iterator[np.ndarray]:

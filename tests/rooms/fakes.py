@@ -15,6 +15,7 @@ from collections import Counter
 
 import grpc
 
+from parley.rpc import duration
 from parley.v1 import audio_pb2, stt_pb2, translate_pb2, tts_pb2
 from tests.rooms.conftest import FakeRpcError
 
@@ -57,6 +58,7 @@ class ScriptedBackends:
         self.stuck_recognition = False
         self.speech_s = CHUNKS * CHUNK_BYTES / 2 / 16_000  # audio per synthesis (16 kHz)
         self.rates: list[float] = []  # the speaking rate of each synthesis
+        self.said_s = 0.0  # how long each utterance took to say (0: no offsets in results)
         self.recognizing = 0  # recognition streams open now
         self.no_recognition = asyncio.Event()  # set whenever no recognition stream is open
 
@@ -92,6 +94,8 @@ class ScriptedBackends:
                         stability=1.0,
                         text=data[len(SAY) :].decode(),
                         language=language,
+                        start_offset=duration((index - 1) * self.said_s),
+                        end_offset=duration(index * self.said_s),
                     )
                 )
             if self.stuck_recognition:

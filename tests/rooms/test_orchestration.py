@@ -326,6 +326,25 @@ async def test_listeners_who_fall_behind_hear_faster_speech_until_they_catch_up(
             await person.close()
 
 
+@pytest.mark.parametrize(("said_s", "expected"), [(2.0, [1.0, 1.5]), (6.0, [1.0, 1.0])])
+async def test_translated_speech_keeps_pace_with_the_speaker(said_s, expected):
+    """A sentence the speaker said in 2 s whose translation takes 3 s to hear: once 3 s are
+    queued, the next is spoken as fast as allowed (1.5x), before listeners fall behind; said
+    in 6 s, the same translations fit in the speaker's own time at normal speed."""
+    backends = ScriptedBackends()
+    backends.said_s, backends.speech_s = said_s, 3.0
+    async with rooms(backends, catch_up_after_s=1.0, catch_up_rate=1.5) as (stub, _, _):
+        room = await open_room(stub)
+        ann = await enter(stub, room, "Ann", "en", "en")
+        luis = await enter(stub, room, "Luis", "es", "es")
+        for n in range(2):
+            say(ann, f"Sentence number {n}.")
+            await luis.wait_for(lambda _, n=n: len(luis.of("audio_end")) == n + 1, within_s=10)
+        assert backends.rates == expected
+        for person in (ann, luis):
+            await person.close()
+
+
 async def test_names_and_the_glossary_are_kept_in_every_translation():
     async with rooms() as (stub, backends, _):
         request = rooms_pb2.CreateRoomRequest(room_id="g", open=True, glossary=["Parley", " Acme "])

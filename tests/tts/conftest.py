@@ -67,6 +67,7 @@ async def speak(
     rate: int = 0,
     encoding: int = audio_pb2.AUDIO_ENCODING_LINEAR16,
     speaking_rate: float = 0.0,
+    trim_silence: bool = False,
 ) -> Spoken:
     """Streams ``text`` and returns the joined audio."""
     request = tts_pb2.StreamingSynthesizeRequest(
@@ -75,7 +76,7 @@ async def speak(
             language=language, voice=voice, engine=engine, speaker_key=speaker_key
         ),
         audio_format=audio_pb2.AudioFormat(encoding=encoding, sample_rate_hz=rate),
-        options=tts_pb2.SynthesisOptions(speaking_rate=speaking_rate),
+        options=tts_pb2.SynthesisOptions(speaking_rate=speaking_rate, trim_silence=trim_silence),
     )
     replies = [reply async for reply in stub.StreamingSynthesize(request, timeout=120)]
     fmt = replies[0].audio_format

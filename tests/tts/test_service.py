@@ -11,6 +11,7 @@ import pytest
 import soundfile
 
 from parley.v1 import audio_pb2, tts_pb2
+from tests.speech import voiced_span_ms
 from tests.tts.conftest import SENTENCES, plausible_seconds, rms, speak
 
 LINEAR16 = audio_pb2.AUDIO_ENCODING_LINEAR16
@@ -299,6 +300,35 @@ async def test_an_engine_without_rate_control_is_time_stretched_at_its_own_pitch
     assert 1.42 <= ratio <= 1.58, f"1.5x asked, {ratio:.2f}x spoken"
     before, after = pitch_hz(normal.samples, normal.rate), pitch_hz(fast.samples, fast.rate)
     assert abs(after / before - 1) < 0.08, f"pitch {before:.0f} Hz became {after:.0f} Hz"
+
+
+def longest_pause_ms(spoken) -> float:
+    """The longest run of 10 ms windows under -40 dBFS between the first and last sound."""
+    window = spoken.rate // 100
+    frames = spoken.samples[: spoken.samples.size // window * window].reshape(-1, window)
+    loud = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1)) > 0.01
+    sounds = np.flatnonzero(loud)
+    longest = run = 0
+    for is_loud in loud[sounds[0] : sounds[-1] + 1]:
+        run = 0 if is_loud else run + 1
+        longest = max(longest, run)
+    return longest * 10.0
+
+
+@pytest.mark.parametrize(
+    ("language", "voice"), [("es", "pico:es-ES"), ("en", "espeak-ng:en"), ("de", "pico:de-DE")]
+)
+async def test_trimmed_speech_keeps_its_words_and_loses_the_padding(tts_stub, language, voice):
+    text = f"{SENTENCES[language]} {SENTENCES[language]}"
+    padded = await speak(tts_stub, text, language, voice=voice)
+    trimmed = await speak(tts_stub, text, language, voice=voice, trim_silence=True)
+    (start, end), (t_start, t_end) = (voiced_span_ms(s.samples, s.rate) for s in (padded, trimmed))
+    # 50 ms kept before the first sound and 150 ms after the last (sounds fade in and out
+    # below the -40 dBFS the span is measured at: up to 50 and 100 ms more).
+    assert t_start <= 100 and trimmed.seconds * 1000 - t_end <= 250
+    assert longest_pause_ms(trimmed) >= 0.8 * longest_pause_ms(padded) >= 200, "pause kept"
+    padding = start + padded.seconds * 1000 - end
+    assert t_start + trimmed.seconds * 1000 - t_end <= padding - 100
 
 
 async def test_long_text_streams_sentence_by_sentence(tts_stub):

@@ -89,9 +89,12 @@ class SynthesisOptions:
 
     Attributes:
         speaking_rate: speed relative to the voice's normal rate, from 0.25 to 4.
+        trim_silence: cut the padding before the first sound and after the last (see
+            :mod:`services.tts.synthesis`); engines ignore it.
     """
 
     speaking_rate: float = 1.0
+    trim_silence: bool = False
 
 
 class Engine(ABC):
