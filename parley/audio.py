@@ -2,7 +2,9 @@
 
 Everything inside Parley is mono float32 in [-1, 1]. Raw PCM arrives in chunks of any size
 (:class:`PcmDecoder` joins samples split between chunks); rates are converted with soxr
-(:class:`StreamResampler` for streams, :func:`resample` for clips); WAV goes through soundfile.
+(:class:`StreamResampler` for streams, :func:`resample` for clips); WAV goes through soundfile;
+Opus, FLAC, mu-law and A-law through FFmpeg's decoders (:mod:`parley.codecs`, which
+:func:`decoder_for` picks).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import numpy as np
 import soundfile
 import soxr
 
+from parley import codecs
 from parley.errors import InvalidInput, LimitExceeded
 
 LINEAR16 = "linear16"
 FLOAT32 = "float32"
 WAV = "wav"
-ENCODINGS = (LINEAR16, FLOAT32, WAV)
+ENCODINGS = (LINEAR16, FLOAT32, WAV, *codecs.COMPRESSED)
+OUTPUT_ENCODINGS = (LINEAR16, FLOAT32, WAV)
+SELF_DESCRIBING = (WAV, *codecs.CONTAINERS)  # their header says the rate and channels
 MIN_RATE, MAX_RATE = 8_000, 192_000
 MAX_CHANNELS = 8
 _SAMPLE_BYTES = {LINEAR16: 2, FLOAT32: 4}
@@ -40,19 +45,46 @@ class AudioFormat:
     sample_rate: int = 16_000
     channels: int = 1
 
-    def validate(self, *, streaming: bool) -> AudioFormat:
-        """Returns self if the format is usable, else raises :class:`InvalidInput`."""
+    def validate(self, *, streaming: bool, output: bool = False) -> AudioFormat:
+        """Returns self if the format is usable (as output with ``output``), else raises
+        :class:`InvalidInput`."""
         if self.encoding not in ENCODINGS:
             raise InvalidInput(f"unsupported audio encoding {self.encoding!r}")
+        if output and self.encoding not in OUTPUT_ENCODINGS:
+            raise InvalidInput(
+                f"{self.encoding} is an input encoding only for now: ask for LINEAR16, FLOAT32 "
+                "or (whole clips) WAV"
+            )
         if streaming and self.encoding == WAV:
             raise InvalidInput("WAV is a file format: stream LINEAR16 or FLOAT32 instead")
-        if self.encoding != WAV and not MIN_RATE <= self.sample_rate <= MAX_RATE:
+        if self.encoding in SELF_DESCRIBING:
+            return self
+        if not MIN_RATE <= self.sample_rate <= MAX_RATE:
             raise InvalidInput(
                 f"sample rate {self.sample_rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz"
             )
-        if self.encoding != WAV and not 1 <= self.channels <= MAX_CHANNELS:
+        if not 1 <= self.channels <= MAX_CHANNELS:
             raise InvalidInput(f"{self.channels} channels: 1 to {MAX_CHANNELS} are accepted")
+        if self.encoding == codecs.OPUS and self.channels > 2:
+            raise InvalidInput("raw Opus carries 1 or 2 channels; send Ogg Opus for more")
         return self
+
+    @property
+    def compressed(self) -> bool:
+        return self.encoding in codecs.COMPRESSED
+
+    @property
+    def bytes_per_second(self) -> float:
+        """Bytes of one second of audio: exact for PCM and G.711; for Opus and FLAC the most a
+        speech stream takes (128 kbit/s Opus; FLAC of 48 kHz stereo 16-bit), so pacing by it
+        never holds back a real stream."""
+        if self.encoding in (codecs.MULAW, codecs.ALAW):
+            return self.sample_rate * self.channels
+        if self.encoding in (codecs.OPUS, codecs.OGG_OPUS, codecs.WEBM_OPUS):
+            return 16_000
+        if self.encoding == codecs.FLAC:
+            return 192_000
+        return self.sample_rate * self.frame_bytes
 
     @property
     def frame_bytes(self) -> int:
@@ -76,7 +108,15 @@ class PcmDecoder:
 
     def __init__(self, fmt: AudioFormat) -> None:
         self.format = fmt.validate(streaming=True)
+        self.output_rate = fmt.sample_rate
         self._pending = b""
+
+    def flush(self) -> np.ndarray:
+        """The end of the stream: a partial sample left is dropped."""
+        return np.zeros(0, np.float32)
+
+    def close(self) -> None:
+        """Nothing to stop (the same interface as :class:`parley.codecs.CompressedDecoder`)."""
 
     def feed(self, data: bytes) -> np.ndarray:
         """Decodes ``data``; bytes of an incomplete sample wait for the next chunk."""
@@ -89,6 +129,15 @@ class PcmDecoder:
     def pending_bytes(self) -> int:
         """Bytes of an incomplete sample still waiting (dropped if the stream ends here)."""
         return len(self._pending)
+
+
+def decoder_for(fmt: AudioFormat, rate: int) -> PcmDecoder | codecs.CompressedDecoder:
+    """A stream decoder for ``fmt``; compressed audio comes out at ``rate`` (PCM at its own,
+    see ``output_rate``)."""
+    fmt.validate(streaming=True)
+    if fmt.compressed:
+        return codecs.CompressedDecoder(fmt.encoding, fmt.sample_rate, fmt.channels, rate)
+    return PcmDecoder(fmt)
 
 
 class StreamResampler:
@@ -127,6 +176,15 @@ def decode_clip(data: bytes, fmt: AudioFormat, max_seconds: float = 0.0) -> tupl
         LimitExceeded: for a clip longer than ``max_seconds``.
     """
     fmt.validate(streaming=False)
+    if fmt.compressed:
+        decoder = codecs.CompressedDecoder(
+            fmt.encoding, fmt.sample_rate, fmt.channels, 16_000, max_seconds
+        )
+        try:
+            samples = np.concatenate([decoder.feed(data), decoder.flush()])
+        finally:
+            decoder.close()
+        return samples, decoder.output_rate
     if fmt.encoding == WAV:
         try:
             info = soundfile.info(io.BytesIO(data))

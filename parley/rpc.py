@@ -11,7 +11,7 @@ from typing import NoReturn
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
-from parley import audio, errors
+from parley import audio, codecs, errors
 from parley.v1 import audio_pb2
 
 
@@ -68,6 +68,12 @@ _ENCODINGS = {
     audio_pb2.AUDIO_ENCODING_LINEAR16: audio.LINEAR16,
     audio_pb2.AUDIO_ENCODING_FLOAT32: audio.FLOAT32,
     audio_pb2.AUDIO_ENCODING_WAV: audio.WAV,
+    audio_pb2.AUDIO_ENCODING_OGG_OPUS: codecs.OGG_OPUS,
+    audio_pb2.AUDIO_ENCODING_WEBM_OPUS: codecs.WEBM_OPUS,
+    audio_pb2.AUDIO_ENCODING_OPUS: codecs.OPUS,
+    audio_pb2.AUDIO_ENCODING_FLAC: codecs.FLAC,
+    audio_pb2.AUDIO_ENCODING_MULAW: codecs.MULAW,
+    audio_pb2.AUDIO_ENCODING_ALAW: codecs.ALAW,
 }
 _ENCODING_ENUMS = {v: k for k, v in _ENCODINGS.items() if k != audio_pb2.AUDIO_ENCODING_UNSPECIFIED}
 

@@ -59,11 +59,21 @@ def test_wav_round_trip():
         (audio.AudioFormat(channels=99), True, "1 to 8 are accepted"),
         (audio.AudioFormat(audio.WAV), True, "stream LINEAR16 or FLOAT32"),
         (audio.AudioFormat("mp3"), False, "unsupported audio encoding"),
+        (audio.AudioFormat("opus", channels=3), True, "1 or 2 channels"),
+        (audio.AudioFormat("mulaw", sample_rate=4000), True, "outside 8000-192000 Hz"),
     ],
 )
 def test_unusable_formats_are_rejected(fmt, streaming, message):
     with pytest.raises(InvalidInput, match=message):
         fmt.validate(streaming=streaming)
+
+
+@pytest.mark.parametrize("encoding", ["ogg_opus", "webm_opus", "opus", "flac", "mulaw", "alaw"])
+def test_compressed_encodings_are_input_only_for_now(encoding):
+    fmt = audio.AudioFormat(encoding)
+    assert fmt.validate(streaming=True) is fmt
+    with pytest.raises(InvalidInput, match="input encoding only"):
+        fmt.validate(streaming=True, output=True)
 
 
 def test_odd_byte_count_clip_and_garbage_wav_are_rejected():

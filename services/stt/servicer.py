@@ -184,7 +184,7 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             settings = self.settings(first.config)
             stream = RecognitionStream(settings, self._registry, self._turn)
             fmt = settings.audio_format
-            pacer = AudioPacer(self._config.stt_audio_burst_s, fmt.sample_rate * fmt.frame_bytes)
+            pacer = AudioPacer(self._config.stt_audio_burst_s, fmt.bytes_per_second)
             async for event in stream.run(_inputs(request_iterator, pacer)):
                 if isinstance(event, Activity):
                     kind = (

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parley.audio import AudioFormat, PcmDecoder, StreamResampler
+from parley.audio import AudioFormat, StreamResampler, decoder_for
 from parley.errors import ParleyError
 from parley.logs import get_logger
 from services.stt.commit import SentenceCommitter, without_repeated_head
@@ -129,8 +129,8 @@ class RecognitionStream:
     ) -> None:
         self._settings = settings
         self._registry = registry
-        self._decoder = PcmDecoder(settings.audio_format)
-        self._resampler = StreamResampler(settings.audio_format.sample_rate, SAMPLE_RATE)
+        self._decoder = decoder_for(settings.audio_format, SAMPLE_RATE)
+        self._resampler = StreamResampler(self._decoder.output_rate, SAMPLE_RATE)
         self._endpointer = Endpointer(settings.endpointing, turn)
         self._filter = HallucinationFilter(settings.model)
         self._out: asyncio.Queue = asyncio.Queue()
@@ -252,12 +252,17 @@ class RecognitionStream:
                     self._handle(await asyncio.to_thread(self._endpointer.feed, samples))
                     self._maybe_partial()
             self._apply_commit()
+            rest = self._resampler.process(await asyncio.to_thread(self._decoder.flush))
+            if rest.size:
+                self._handle(await asyncio.to_thread(self._endpointer.feed, rest))
             tail = self._resampler.process(np.zeros(0, np.float32), last=True)
             events = await asyncio.to_thread(self._endpointer.feed, tail) if tail.size else []
             self._handle([*events, *await asyncio.to_thread(self._endpointer.flush)])
             self._out.put_nowait(None)
         except ParleyError as exc:
             self._out.put_nowait(exc)
+        finally:
+            self._decoder.close()
 
     def _apply_commit(self) -> None:
         """Tells the endpointer of a commit (only between two feeds: it runs in a thread)."""

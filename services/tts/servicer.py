@@ -83,7 +83,7 @@ def _check_format(fmt: audio.AudioFormat, *, streaming: bool) -> audio.AudioForm
     fmt = dataclasses.replace(fmt, channels=1)
     # WAV skips the rate check in validate(); the output rate must be in range all the same.
     dataclasses.replace(fmt, encoding=audio.LINEAR16).validate(streaming=True)
-    return fmt.validate(streaming=streaming)
+    return fmt.validate(streaming=streaming, output=True)
 
 
 class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
