@@ -51,7 +51,7 @@ class OpenAIRecognizer(Recognizer):
             name=f"openai:{self._model}",
             engine="openai",
             multilingual=True,
-            languages=(),
+            languages=tuple(self._languages),
             supports_translation=True,
             source=str(self._client.base_url),
             description=f"OpenAI speech-to-text API, model {self._model}",

@@ -108,7 +108,7 @@ class WhisperRecognizer(Recognizer):
             name=self._source.name,
             engine="faster-whisper",
             multilingual=self._source.multilingual,
-            languages=() if self._source.multilingual else ("en",),
+            languages=tuple(self._languages),
             supports_translation=self._source.multilingual,
             source=self._source.location or "packaged",
             description=self._source.description,

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import soundfile
 
-from tests.conftest import start_process, tool
+from tests.conftest import ROOT, start_process, tool
 from tests.speech import silence, speak, write_wav
 
 HELLO = "Good morning, how are you today?"
@@ -64,6 +64,15 @@ def test_translate_voices_and_languages(server):
     assert "pico:es-ES" in voices.stdout
     pairs = parley(server, "languages", "--from", "en")
     assert "en>fr   en>es (apertium) > es>fr (apertium)" in pairs.stdout
+
+
+def test_the_languages_page_is_what_the_server_says(server):
+    table = parley(server, "languages", "--table")
+    assert table.returncode == 0, table.stderr
+    assert "| en | whisper-base, whisper-tiny.en | " in table.stdout
+    assert "pt (bergamot, neural, chrF " in table.stdout
+    page = (ROOT / "docs" / "languages.md").read_text()
+    assert table.stdout in page, "docs/languages.md is stale: regenerate it with the command"
 
 
 def test_rooms_from_the_command_line(server, tmp_path):

@@ -158,4 +158,5 @@ async def test_list_models(stt_stub):
     assert response.default_model == "whisper-base"
     assert models["whisper-base"].multilingual and models["whisper-base"].loaded
     assert models["whisper-tiny.en"].languages == ["en"]
+    assert {"en", "es", "de", "fr", "it", "pt", "zh"} <= set(models["whisper-base"].languages)
     assert not models["whisper-tiny.en"].supports_translation

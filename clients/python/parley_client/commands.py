@@ -18,6 +18,7 @@ import numpy as np
 
 from parley_client.audio import chunks, read_wav, write_wav
 from parley_client.connection import Connection, ConnectionOptions
+from parley_client.languages import table as language_table
 
 RATE = 16_000
 
@@ -108,6 +109,12 @@ async def voices(args, parley: Connection) -> int:
 
 
 async def languages(args, parley: Connection) -> int:
+    if args.table:
+        models, pairs, voices = await asyncio.gather(
+            parley.stt.models(), parley.translation.pairs(), parley.tts.voices()
+        )
+        print(language_table(models, pairs, voices), end="")
+        return 0
     for pair in await parley.translation.pairs(args.source, args.target):
         print(f"{pair.source_language}>{pair.target_language:<4} {pair.route.summary}")
     return 0
@@ -291,6 +298,11 @@ def register(commands) -> None:
     p = add("languages", languages, "list the translatable language pairs and their routes")
     p.add_argument("--from", dest="source", default="", help="only pairs from this language")
     p.add_argument("--to", dest="target", default="", help="only pairs into this language")
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="a Markdown table of what the server hears, translates and speaks, per language",
+    )
 
     room = commands.add_parser("room", help="create, list and join rooms")
     rooms = room.add_subparsers(dest="room_command", required=True, metavar="ACTION")
