@@ -369,12 +369,17 @@ def bounds(report: dict) -> list[str]:
             found.append(
                 f"- {name.strip()}: {value:.2f}. Per voice, lag p50: {voices}. A sentence is "
                 "final once two decodes, 0.7 s of speech apart, agree on it and on its end: "
-                "where a voice is recognised unsurely, consecutive decodes disagree and its "
-                "speech waits for the 15 s cut; "
-                f"{talk['never_heard']} sentence(s) were never matched to a segment. Heard "
-                "until adds the translated speech that is longer than the original, which "
-                "catch-up shortens only as much as the listener's voice obeys its speaking rate "
-                "(see Monologues)."
+                "where a voice is recognised unsurely, consecutive decodes disagree, and its "
+                "words wait for the widest pause after 5 s or for the 15 s cut; "
+                f"{talk['never_heard']} sentence(s) were never matched to a segment. Every "
+                "decode of a speaker's unfinished utterance costs 0.3-0.5 s of both cores, so "
+                "on this machine one monologue keeps the server busy most of the time and "
+                "sentences queue behind each other's decodes. Heard until adds the translated "
+                "speech that is longer than the original: a sentence is spoken faster (up to "
+                "1.75x, without the engine's padding) when its expected length would leave "
+                "the listener over 1.5 s behind, but the listener's Spanish voice takes 1.3-1.6 "
+                "times as long as the English speakers, and the last sentence alone plays for "
+                "3-5 s after it arrives."
             )
     return found
 
