@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -84,6 +85,8 @@ class CompressedDecoder:
         sample_rate: the rate of a raw codec's audio (containers say their own).
         channels: the channels of a raw codec's audio.
         output_rate: the rate of the samples given back.
+        on_output: called (from the worker thread) when a container's worker has decoded more
+            audio, which :meth:`take` then gives; without it, the next :meth:`feed` does.
         max_seconds: the most audio the whole stream may decode to (0: no limit); a whole clip
             taken at once may hold that much.
     """
@@ -95,8 +98,10 @@ class CompressedDecoder:
         channels: int,
         output_rate: int,
         max_seconds: float = 0.0,
+        on_output: Callable[[], None] | None = None,
     ) -> None:
         self.encoding = encoding
+        self._on_output = on_output
         self.output_rate = output_rate
         self._max_total = int(max_seconds * output_rate)
         self._max_held = max(int(MAX_HELD_S * output_rate), self._max_total)
@@ -142,6 +147,10 @@ class CompressedDecoder:
         self._emit_resampled(self._resampler.resample(None))
         return self._take()
 
+    def take(self) -> np.ndarray:
+        """The audio decoded and not yet returned (raises the worker's error, if it had one)."""
+        return self._take()
+
     def close(self) -> None:
         """Stops the worker without waiting for the rest (a cancelled stream)."""
         if self._pipe is not None:
@@ -167,6 +176,8 @@ class CompressedDecoder:
                 )
                 for frame in container.decode(stream):
                     self._emit([frame])
+                    if self._on_output is not None:
+                        self._on_output()
         except (InvalidInput, LimitExceeded) as exc:
             self._fail(exc)
         except (av.error.FFmpegError, ValueError) as exc:
@@ -179,6 +190,8 @@ class CompressedDecoder:
         with self._lock:
             self._error = exc
         self._pipe.close()
+        if self._on_output is not None:
+            self._on_output()  # the taker learns of the error
 
     def _emit(self, frames) -> None:
         for frame in frames:

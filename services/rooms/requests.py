@@ -72,11 +72,6 @@ def member_from(join: rooms_pb2.JoinRoom, config: RoomsConfig) -> Member:
     if speak:
         check_language(speak, "speak_language")
     input_format = audio_format_from_proto(join.input_format).validate(streaming=True)
-    if input_format.compressed:
-        raise InvalidInput(
-            f"input_format {input_format.encoding}: rooms take LINEAR16 or FLOAT32 audio for "
-            "now (the speech services take Opus, FLAC, mu-law and A-law)"
-        )
     output_format = audio_format_from_proto(join.output_format).validate(streaming=True)
     if output_format.encoding not in (LINEAR16, FLOAT32):
         raise InvalidInput("output_format must be LINEAR16 or FLOAT32")

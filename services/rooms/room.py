@@ -200,7 +200,7 @@ class Room:
         del self.members[member.participant_id]
         member.outbox.close()
         if self.speech is not None:
-            self.speech.finish(member)
+            self.speech.finish(member, leaving=True)
         if self.events is not None:
             self.events.left(self, member, reason)
         log.info("participant left", room=self.room_id, participant=member.participant_id)

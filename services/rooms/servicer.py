@@ -180,7 +180,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         """Takes the member's audio and settings until they leave (LeaveRoom or half-close);
         a broken stream is left to Join's clean-up, as a disconnection."""
         fmt = member.input_format
-        pacer = AudioPacer(self._config.join_audio_burst_s, fmt.sample_rate * fmt.frame_bytes)
+        pacer = AudioPacer(self._config.join_audio_burst_s, fmt.bytes_per_second)
         try:
             async for request in requests:
                 if isinstance(request, Unreadable):

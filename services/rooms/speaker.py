@@ -9,11 +9,11 @@ from collections import deque
 
 import grpc
 
-from parley.audio import FLOAT32
 from parley.logs import get_logger
 from parley.rpc import audio_format_to_proto
 from parley.v1 import audio_pb2, rooms_pb2, stt_pb2
 from services.rooms.backends import Backends
+from services.rooms.decoding import DECODED
 from services.rooms.fanout import FanOut, Utterance, notice
 from services.rooms.room import Member, Room
 from services.rooms.tasks import TaskOwner
@@ -57,9 +57,9 @@ class SpeakerStream:
         self._model = model
         self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._finals: asyncio.Queue[Utterance | None] = asyncio.Queue()
-        fmt = member.input_format
-        width = 4 if fmt.encoding == FLOAT32 else 2
-        self._clock = AudioClock(fmt.sample_rate * fmt.channels * width / 1000)
+        # What it is given: compressed audio comes decoded (services.rooms.decoding).
+        self._format = DECODED if member.input_format.compressed else member.input_format
+        self._clock = AudioClock(self._format.sample_rate * self._format.frame_bytes / 1000)
         self._generation = 0
         self._ended_at: dict[str, float] = {}
         self._recognizer: asyncio.Task | None = None
@@ -99,9 +99,9 @@ class SpeakerStream:
             interim_results=any(m.interim_captions for m in self._room.members.values()),
             speech_events=True,
             audio_format=audio_pb2.AudioFormat(
-                encoding=audio_format_to_proto(self._member.input_format).encoding,
-                sample_rate_hz=self._member.input_format.sample_rate,
-                channels=self._member.input_format.channels,
+                encoding=audio_format_to_proto(self._format).encoding,
+                sample_rate_hz=self._format.sample_rate,
+                channels=self._format.channels,
             ),
             endpointing=stt_pb2.EndpointingConfig(max_utterance_ms=self._room.max_utterance_ms),
         )

@@ -224,3 +224,59 @@ async def test_fifty_listeners_cost_one_recognition_two_translations_three_synth
             assert len(p.finals()) == 1
         for p in [speaker, *crowd]:
             await p.close()
+
+
+async def test_a_browser_speaker_sending_webm_opus_and_a_phone_sending_mulaw_are_heard(engines):
+    """WebM Opus (what MediaRecorder makes) cut in arbitrary pieces, and 8 kHz G.711 mu-law, are
+    decoded by the room and heard, translated; a browser speaker who changes the language they
+    speak halfway through their one WebM stream goes on being heard (the room decodes the
+    stream once, whatever recognition streams it opens); a speaker whose bytes are not what they
+    declared gets one notice and the room goes on."""
+    import random
+
+    from parley.v1 import audio_pb2
+    from tests.encoded import encode
+
+    def send(person: Participant, data: bytes, seed: int) -> None:
+        rng, at = random.Random(seed), 0
+        while at < len(data):
+            size = rng.randint(1, 700)
+            person.send(audio=audio_pb2.AudioChunk(data=data[at : at + size]))
+            at += size
+
+    async with room_server(engines) as (stub, _):
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="mixed", open=True))
+        luis = Participant(stub, join("mixed", "Luis", "es", "es"))
+        await luis.wait_for(lambda e: luis.of("joined"))
+
+        webm = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_WEBM_OPUS)
+        ana = Participant(stub, join("mixed", "Ana", "en", "en", input_format=webm))
+        await ana.wait_for(lambda e: ana.of("joined"))
+        first, gap = utterance(HELLO, "en"), silence(3.0)
+        both = np.concatenate([first, gap, utterance(HOLA, "es")])
+        data = encode(both, "webm_opus")
+        half = int(len(data) * (first.size + gap.size // 2) / both.size)  # inside the gap
+        send(ana, data[:half], 1)
+        (heard,) = await luis.wait_for(lambda e: luis.finals())
+        assert wer(HELLO, heard.original_text) <= 0.2 and "buen" in heard.text.lower()
+        ana.send(update_settings=rooms_pb2.UpdateSettings(speak_language="es"))
+        send(ana, data[half:], 2)
+        captions = await luis.wait_for(lambda e: len(luis.finals()) == 2 and luis.finals())
+        assert captions[1].original_language == "es"
+        assert wer(HOLA, captions[1].original_text) <= 0.25, captions[1].original_text
+
+        mulaw = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_MULAW, sample_rate_hz=8000)
+        phone = Participant(stub, join("mixed", "Phone", "en", "en", input_format=mulaw))
+        await phone.wait_for(lambda e: phone.of("joined"))
+        send(phone, encode(utterance(HELLO, "en"), "mulaw"), 3)
+        captions = await luis.wait_for(lambda e: len(luis.finals()) == 3 and luis.finals())
+        assert wer(HELLO, captions[2].original_text) <= 0.2 and captions[2].speaker_name == "Phone"
+
+        ogg = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OGG_OPUS)
+        liar = Participant(stub, join("mixed", "Liar", "en", "en", input_format=ogg))
+        await liar.wait_for(lambda e: liar.of("joined"))
+        liar.send_audio(utterance(HELLO, "en"))  # PCM, declared as Ogg Opus
+        (told,) = await liar.wait_for(lambda e: liar.of("notice"))
+        assert "cannot be decoded as ogg_opus" in told.message
+        for p in (ana, phone, liar, luis):
+            await p.close()
