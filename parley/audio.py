@@ -176,6 +176,8 @@ def decode_clip(data: bytes, fmt: AudioFormat, max_seconds: float = 0.0) -> tupl
         LimitExceeded: for a clip longer than ``max_seconds``.
     """
     fmt.validate(streaming=False)
+    if fmt.compressed and not data:
+        return np.zeros(0, np.float32), 16_000
     if fmt.compressed:
         decoder = codecs.CompressedDecoder(
             fmt.encoding, fmt.sample_rate, fmt.channels, 16_000, max_seconds

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 
+import numpy as np
 import pytest
 import soundfile
 
@@ -50,6 +51,18 @@ def test_say_then_transcribe(server, tmp_path):
     heard = parley(server, "transcribe", str(out), "--language", "es")
     assert heard.returncode == 0, heard.stderr
     assert "(es)" in heard.stdout and "buen" in heard.stdout.lower()
+
+
+def test_opus_and_flac_files_are_sent_as_they_are(server, tmp_path):
+    from tests.encoded import encode
+
+    speech = np.concatenate([speak(HELLO, "en"), silence(0.5)])
+    for suffix, encoding in ((".ogg", "ogg_opus"), (".webm", "webm_opus"), (".flac", "flac")):
+        path = tmp_path / f"hello{suffix}"
+        path.write_bytes(encode(speech, encoding))
+        heard = parley(server, "transcribe", str(path), "--language", "en")
+        assert heard.returncode == 0, heard.stderr
+        assert "good morning" in heard.stdout.lower(), heard.stdout
 
 
 def test_translate_voices_and_languages(server):

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+import soundfile
 
+from parley.v1 import audio_pb2
 from parley_client.audio import chunks, read_wav, write_wav
 from parley_client.connection import Connection, ConnectionOptions
 from parley_client.languages import table as language_table
@@ -67,16 +69,47 @@ def _load(path: str) -> np.ndarray:
     return resample(samples, rate, RATE)
 
 
+# Compressed files are sent as they are; the server decodes them (Opus, FLAC).
+SENT_AS_IS = {
+    ".ogg": audio_pb2.AUDIO_ENCODING_OGG_OPUS,
+    ".opus": audio_pb2.AUDIO_ENCODING_OGG_OPUS,
+    ".webm": audio_pb2.AUDIO_ENCODING_WEBM_OPUS,
+    ".flac": audio_pb2.AUDIO_ENCODING_FLAC,
+}
+
+
+def _as_is(path: str) -> tuple[bytes, float | None]:
+    """A compressed file's bytes and, where libsndfile can tell, its length in seconds."""
+    if not Path(path).is_file():
+        raise ValueError(f"no such file: {path}")
+    try:
+        seconds = float(soundfile.info(path).duration)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError):
+        seconds = None
+    return Path(path).read_bytes(), seconds
+
+
 async def transcribe(args, parley: Connection) -> int:
-    samples = _load(args.file)
-    total = samples.shape[0] / RATE
+    encoding = SENT_AS_IS.get(Path(args.file).suffix.lower())
     config = parley.stt.config(args.language, args.model, RATE, args.translate)
+    if encoding is None:
+        samples = _load(args.file)
+        total: float | None = samples.shape[0] / RATE
+
+        async def audio():
+            for data in chunks(samples, RATE, 500):
+                yield data
+
+    else:
+        data, total = _as_is(args.file)
+        config.audio_format.CopyFrom(audio_pb2.AudioFormat(encoding=encoding))
+
+        async def audio():
+            for start in range(0, len(data), 4096):
+                yield data[start : start + 4096]
+
     await parley.stt.check(config)  # a refused model or language: its reason, not INTERNAL
-
-    async def audio():
-        for data in chunks(samples, RATE, 500):
-            yield data
-
+    of = f"{total:.1f}" if total is not None else "?"
     async for response in parley.stt.stream(audio(), config):
         if response.HasField("result") and response.result.is_final:
             r = response.result
@@ -84,7 +117,7 @@ async def transcribe(args, parley: Connection) -> int:
                 r.start_offset.ToMilliseconds() / 1000,
                 r.end_offset.ToMilliseconds() / 1000,
             )
-            print(f"[{start:6.1f}-{end:6.1f} s of {total:.1f}] ({r.language}) {r.text}", flush=True)
+            print(f"[{start:6.1f}-{end:6.1f} s of {of}] ({r.language}) {r.text}", flush=True)
     return 0
 
 
@@ -273,7 +306,11 @@ def register(commands) -> None:
         return parser
 
     p = add("transcribe", transcribe, "transcribe a sound file, printing each utterance")
-    p.add_argument("file", help="WAV (or any file libsndfile reads)")
+    p.add_argument(
+        "file",
+        help="WAV (or any file libsndfile reads); .ogg, .opus, .webm (Opus) and .flac files are "
+        "sent as they are, for the server to decode",
+    )
     p.add_argument("--language", default="", help="language spoken; empty to detect")
     p.add_argument("--model", default="", help="recognition model; empty for the default")
     p.add_argument("--translate", action="store_true", help="output English, whatever was said")
