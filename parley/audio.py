@@ -24,7 +24,8 @@ LINEAR16 = "linear16"
 FLOAT32 = "float32"
 WAV = "wav"
 ENCODINGS = (LINEAR16, FLOAT32, WAV, *codecs.COMPRESSED)
-OUTPUT_ENCODINGS = (LINEAR16, FLOAT32, WAV)
+OUTPUT_ENCODINGS = (LINEAR16, FLOAT32, WAV, codecs.OGG_OPUS, codecs.OPUS)
+OPUS_OUTPUT = (codecs.OGG_OPUS, codecs.OPUS)
 SELF_DESCRIBING = (WAV, *codecs.CONTAINERS)  # their header says the rate and channels
 MIN_RATE, MAX_RATE = 8_000, 192_000
 MAX_CHANNELS = 8
@@ -36,14 +37,17 @@ class AudioFormat:
     """Encoding, rate and channel count of audio bytes.
 
     Attributes:
-        encoding: ``linear16`` (s16le), ``float32`` (f32le) or ``wav`` (a whole file).
+        encoding: ``linear16`` (s16le), ``float32`` (f32le), ``wav`` (a whole file) or one of
+            :data:`parley.codecs.COMPRESSED`.
         sample_rate: samples per second per channel.
         channels: interleaved channels.
+        bitrate: Opus output's target bitrate, bit/s (0: the default).
     """
 
     encoding: str = LINEAR16
     sample_rate: int = 16_000
     channels: int = 1
+    bitrate: int = 0
 
     def validate(self, *, streaming: bool, output: bool = False) -> AudioFormat:
         """Returns self if the format is usable (as output with ``output``), else raises
@@ -52,12 +56,18 @@ class AudioFormat:
             raise InvalidInput(f"unsupported audio encoding {self.encoding!r}")
         if output and self.encoding not in OUTPUT_ENCODINGS:
             raise InvalidInput(
-                f"{self.encoding} is an input encoding only for now: ask for LINEAR16, FLOAT32 "
-                "or (whole clips) WAV"
+                f"{self.encoding} is an input encoding only: ask for LINEAR16, FLOAT32, OGG_OPUS, "
+                "OPUS (streams) or WAV (whole clips)"
+            )
+        if output and self.encoding == codecs.OPUS and not streaming:
+            raise InvalidInput("raw Opus packets need a stream: ask for OGG_OPUS or stream it")
+        if self.bitrate and not codecs.MIN_BITRATE <= self.bitrate <= codecs.MAX_BITRATE:
+            raise InvalidInput(
+                f"bitrate {self.bitrate} bit/s is outside {codecs.MIN_BITRATE}-{codecs.MAX_BITRATE}"
             )
         if streaming and self.encoding == WAV:
             raise InvalidInput("WAV is a file format: stream LINEAR16 or FLOAT32 instead")
-        if self.encoding in SELF_DESCRIBING:
+        if self.encoding in SELF_DESCRIBING or (output and self.encoding in OPUS_OUTPUT):
             return self
         if not MIN_RATE <= self.sample_rate <= MAX_RATE:
             raise InvalidInput(
@@ -72,6 +82,12 @@ class AudioFormat:
     @property
     def compressed(self) -> bool:
         return self.encoding in codecs.COMPRESSED
+
+    def opus_encoder(self) -> codecs.OpusEncoder:
+        """A fresh encoder for Opus output in this format (48 kHz samples in)."""
+        return codecs.OpusEncoder(
+            self.bitrate or codecs.DEFAULT_BITRATE, ogg=self.encoding == codecs.OGG_OPUS
+        )
 
     @property
     def bytes_per_second(self) -> float:

@@ -16,6 +16,7 @@ bytes waiting for the worker are capped, so no stream can make a decoder hold mo
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -247,3 +248,81 @@ def _check_header(name: str, rate: int, channels: int) -> None:
 
 def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+OPUS_FRAME = 960  # 20 ms at 48 kHz, the frame every Opus packet here holds
+OGG_PAGE_US = 100_000  # an Ogg page every 100 ms of audio: little framing, little delay
+MIN_BITRATE, MAX_BITRATE, DEFAULT_BITRATE = 6_000, 256_000, 24_000
+
+
+class OpusEncoder:
+    """Mono float32 at 48 kHz in, Opus out (FFmpeg's libopus through PyAV): raw packets, one
+    per 20 ms frame, or an Ogg stream (RFC 7845) whose pages leave as they are completed.
+
+    Args:
+        bitrate: the target bitrate, bit/s.
+        ogg: Ogg pages rather than raw packets.
+    """
+
+    def __init__(self, bitrate: int, ogg: bool) -> None:
+        self._pending = np.zeros(0, np.float32)
+        self._pts = 0
+        self._buffer = None
+        if ogg:
+            self._buffer = io.BytesIO()
+            self._output = av.open(
+                self._buffer, "w", format="ogg", options={"page_duration": str(OGG_PAGE_US)}
+            )
+            stream = self._output.add_stream("libopus", rate=OPUS_RATE)
+            stream.layout, stream.bit_rate = "mono", bitrate
+            self._codec = stream
+        else:
+            self._codec = av.CodecContext.create("libopus", "w")
+            self._codec.sample_rate, self._codec.layout = OPUS_RATE, "mono"
+            self._codec.format, self._codec.bit_rate = "s16", bitrate
+
+    def encode(self, samples: np.ndarray) -> list[bytes]:
+        """Takes the next samples; returns what is ready: packets, or Ogg bytes (one item)."""
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
+        whole = self._pending.shape[0] - self._pending.shape[0] % OPUS_FRAME
+        frames, self._pending = self._pending[:whole], self._pending[whole:]
+        packets = []
+        for start in range(0, whole, OPUS_FRAME):
+            packets += self._codec.encode(self._frame(frames[start : start + OPUS_FRAME]))
+        return self._out(packets)
+
+    def flush(self) -> list[bytes]:
+        """The rest (the last frame padded with silence); the stream ends here."""
+        packets = []
+        if self._pending.shape[0]:
+            last = np.pad(self._pending, (0, OPUS_FRAME - self._pending.shape[0]))
+            packets += self._codec.encode(self._frame(last))
+            self._pending = np.zeros(0, np.float32)
+        packets += self._codec.encode(None)
+        out = self._out(packets)
+        if self._buffer is not None:
+            self._output.close()  # the last page
+            out.append(self._drained())
+        return [item for item in out if item]
+
+    def _frame(self, samples: np.ndarray) -> av.AudioFrame:
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).round().astype(np.int16)[None, :]
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate, frame.pts = OPUS_RATE, self._pts
+        self._pts += samples.shape[0]
+        return frame
+
+    def _out(self, packets) -> list[bytes]:
+        if self._buffer is None:
+            return [bytes(packet) for packet in packets]
+        for packet in packets:
+            self._output.mux(packet)
+        data = self._drained()
+        return [data] if data else []
+
+    def _drained(self) -> bytes:
+        """The Ogg bytes written since the last call (the buffer is emptied)."""
+        data = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return data

@@ -93,13 +93,17 @@ def audio_format_from_proto(
         encoding=encoding,
         sample_rate=message.sample_rate_hz or default_rate,
         channels=message.channels or 1,
+        bitrate=message.bitrate_bps,
     )
 
 
 def audio_format_to_proto(fmt: audio.AudioFormat) -> audio_pb2.AudioFormat:
     """The API message for a shared AudioFormat."""
     return audio_pb2.AudioFormat(
-        encoding=_ENCODING_ENUMS[fmt.encoding], sample_rate_hz=fmt.sample_rate, channels=1
+        encoding=_ENCODING_ENUMS[fmt.encoding],
+        sample_rate_hz=fmt.sample_rate,
+        channels=1,
+        bitrate_bps=fmt.bitrate,
     )
 
 

@@ -68,12 +68,22 @@ def test_unusable_formats_are_rejected(fmt, streaming, message):
         fmt.validate(streaming=streaming)
 
 
-@pytest.mark.parametrize("encoding", ["ogg_opus", "webm_opus", "opus", "flac", "mulaw", "alaw"])
-def test_compressed_encodings_are_input_only_for_now(encoding):
+@pytest.mark.parametrize("encoding", ["webm_opus", "flac", "mulaw", "alaw"])
+def test_these_compressed_encodings_are_input_only(encoding):
     fmt = audio.AudioFormat(encoding)
     assert fmt.validate(streaming=True) is fmt
     with pytest.raises(InvalidInput, match="input encoding only"):
         fmt.validate(streaming=True, output=True)
+
+
+def test_opus_output_takes_a_bounded_bitrate_and_raw_packets_only_streamed():
+    assert audio.AudioFormat("ogg_opus", 48_000, bitrate=24_000).validate(
+        streaming=False, output=True
+    )
+    with pytest.raises(InvalidInput, match="need a stream"):
+        audio.AudioFormat("opus").validate(streaming=False, output=True)
+    with pytest.raises(InvalidInput, match="bitrate 1000000 bit/s is outside 6000-256000"):
+        audio.AudioFormat("ogg_opus", bitrate=1_000_000).validate(streaming=True, output=True)
 
 
 def test_odd_byte_count_clip_and_garbage_wav_are_rejected():

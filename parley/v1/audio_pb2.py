@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15parley/v1/audio.proto\x12\tparley.v1\"c\n\x0b\x41udioFormat\x12*\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x18.parley.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x02 \x01(\x05\x12\x10\n\x08\x63hannels\x18\x03 \x01(\x05\"\x1a\n\nAudioChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c*\xa0\x02\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41UDIO_ENCODING_LINEAR16\x10\x01\x12\x1a\n\x16\x41UDIO_ENCODING_FLOAT32\x10\x02\x12\x16\n\x12\x41UDIO_ENCODING_WAV\x10\x03\x12\x1b\n\x17\x41UDIO_ENCODING_OGG_OPUS\x10\x04\x12\x1c\n\x18\x41UDIO_ENCODING_WEBM_OPUS\x10\x05\x12\x17\n\x13\x41UDIO_ENCODING_OPUS\x10\x06\x12\x17\n\x13\x41UDIO_ENCODING_FLAC\x10\x07\x12\x18\n\x14\x41UDIO_ENCODING_MULAW\x10\x08\x12\x17\n\x13\x41UDIO_ENCODING_ALAW\x10\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15parley/v1/audio.proto\x12\tparley.v1\"x\n\x0b\x41udioFormat\x12*\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x18.parley.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x02 \x01(\x05\x12\x10\n\x08\x63hannels\x18\x03 \x01(\x05\x12\x13\n\x0b\x62itrate_bps\x18\x04 \x01(\x05\"\x1a\n\nAudioChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c*\xa0\x02\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41UDIO_ENCODING_LINEAR16\x10\x01\x12\x1a\n\x16\x41UDIO_ENCODING_FLOAT32\x10\x02\x12\x16\n\x12\x41UDIO_ENCODING_WAV\x10\x03\x12\x1b\n\x17\x41UDIO_ENCODING_OGG_OPUS\x10\x04\x12\x1c\n\x18\x41UDIO_ENCODING_WEBM_OPUS\x10\x05\x12\x17\n\x13\x41UDIO_ENCODING_OPUS\x10\x06\x12\x17\n\x13\x41UDIO_ENCODING_FLAC\x10\x07\x12\x18\n\x14\x41UDIO_ENCODING_MULAW\x10\x08\x12\x17\n\x13\x41UDIO_ENCODING_ALAW\x10\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'parley.v1.audio_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDIOENCODING']._serialized_start=166
-  _globals['_AUDIOENCODING']._serialized_end=454
+  _globals['_AUDIOENCODING']._serialized_start=187
+  _globals['_AUDIOENCODING']._serialized_end=475
   _globals['_AUDIOFORMAT']._serialized_start=36
-  _globals['_AUDIOFORMAT']._serialized_end=135
-  _globals['_AUDIOCHUNK']._serialized_start=137
-  _globals['_AUDIOCHUNK']._serialized_end=163
+  _globals['_AUDIOFORMAT']._serialized_end=156
+  _globals['_AUDIOCHUNK']._serialized_start=158
+  _globals['_AUDIOCHUNK']._serialized_end=184
 # @@protoc_insertion_point(module_scope)

@@ -30,14 +30,16 @@ AUDIO_ENCODING_MULAW: AudioEncoding
 AUDIO_ENCODING_ALAW: AudioEncoding
 
 class AudioFormat(_message.Message):
-    __slots__ = ("encoding", "sample_rate_hz", "channels")
+    __slots__ = ("encoding", "sample_rate_hz", "channels", "bitrate_bps")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    BITRATE_BPS_FIELD_NUMBER: _ClassVar[int]
     encoding: AudioEncoding
     sample_rate_hz: int
     channels: int
-    def __init__(self, encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., channels: _Optional[int] = ...) -> None: ...
+    bitrate_bps: int
+    def __init__(self, encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., channels: _Optional[int] = ..., bitrate_bps: _Optional[int] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("data",)

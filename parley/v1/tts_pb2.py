@@ -27,17 +27,17 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from parley.v1 import audio_pb2 as parley_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13parley/v1/tts.proto\x12\tparley.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x15parley/v1/audio.proto\"V\n\x0eVoiceSelection\x12\x10\n\x08language\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\x13\n\x0bspeaker_key\x18\x04 \x01(\t\"?\n\x10SynthesisOptions\x12\x15\n\rspeaking_rate\x18\x01 \x01(\x02\x12\x14\n\x0ctrim_silence\x18\x02 \x01(\x08\"\xa7\x01\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12(\n\x05voice\x18\x02 \x01(\x0b\x32\x19.parley.v1.VoiceSelection\x12,\n\x0c\x61udio_format\x18\x03 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12,\n\x07options\x18\x04 \x01(\x0b\x32\x1b.parley.v1.SynthesisOptions\"\xc1\x01\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x16\n\x0esample_rate_hz\x18\x04 \x01(\x05\x12&\n\x06gender\x18\x05 \x01(\x0e\x32\x16.parley.v1.VoiceGender\x12(\n\x07quality\x18\x06 \x01(\x0e\x32\x17.parley.v1.VoiceQuality\x12\x1d\n\x15\x64\x65\x66\x61ult_for_languages\x18\x07 \x03(\t\"\x9f\x01\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12,\n\x0c\x61udio_format\x18\x02 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12\x1f\n\x05voice\x18\x03 \x01(\x0b\x32\x10.parley.v1.Voice\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb0\x01\n\x1aStreamingSynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12(\n\x05voice\x18\x02 \x01(\x0b\x32\x19.parley.v1.VoiceSelection\x12,\n\x0c\x61udio_format\x18\x03 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12,\n\x07options\x18\x04 \x01(\x0b\x32\x1b.parley.v1.SynthesisOptions\"\xbe\x01\n\x1bStreamingSynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12,\n\x0c\x61udio_format\x18\x02 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12\x1f\n\x05voice\x18\x03 \x01(\x0b\x32\x10.parley.v1.Voice\x12\x16\n\x0esentence_index\x18\x04 \x01(\x05\x12)\n\x06offset\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"5\n\x11ListVoicesRequest\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"6\n\x12ListVoicesResponse\x12 \n\x06voices\x18\x01 \x03(\x0b\x32\x10.parley.v1.Voice*u\n\x0bVoiceGender\x12\x1c\n\x18VOICE_GENDER_UNSPECIFIED\x10\x00\x12\x17\n\x13VOICE_GENDER_FEMALE\x10\x01\x12\x15\n\x11VOICE_GENDER_MALE\x10\x02\x12\x18\n\x14VOICE_GENDER_NEUTRAL\x10\x03*~\n\x0cVoiceQuality\x12\x1d\n\x19VOICE_QUALITY_UNSPECIFIED\x10\x00\x12\x19\n\x15VOICE_QUALITY_FORMANT\x10\x01\x12\x1a\n\x16VOICE_QUALITY_STANDARD\x10\x02\x12\x18\n\x14VOICE_QUALITY_NEURAL\x10\x03\x32\x93\x02\n\x13TextToSpeechService\x12I\n\nSynthesize\x12\x1c.parley.v1.SynthesizeRequest\x1a\x1d.parley.v1.SynthesizeResponse\x12\x66\n\x13StreamingSynthesize\x12%.parley.v1.StreamingSynthesizeRequest\x1a&.parley.v1.StreamingSynthesizeResponse0\x01\x12I\n\nListVoices\x12\x1c.parley.v1.ListVoicesRequest\x1a\x1d.parley.v1.ListVoicesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13parley/v1/tts.proto\x12\tparley.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x15parley/v1/audio.proto\"V\n\x0eVoiceSelection\x12\x10\n\x08language\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\x13\n\x0bspeaker_key\x18\x04 \x01(\t\"?\n\x10SynthesisOptions\x12\x15\n\rspeaking_rate\x18\x01 \x01(\x02\x12\x14\n\x0ctrim_silence\x18\x02 \x01(\x08\"\xa7\x01\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12(\n\x05voice\x18\x02 \x01(\x0b\x32\x19.parley.v1.VoiceSelection\x12,\n\x0c\x61udio_format\x18\x03 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12,\n\x07options\x18\x04 \x01(\x0b\x32\x1b.parley.v1.SynthesisOptions\"\xc1\x01\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x16\n\x0esample_rate_hz\x18\x04 \x01(\x05\x12&\n\x06gender\x18\x05 \x01(\x0e\x32\x16.parley.v1.VoiceGender\x12(\n\x07quality\x18\x06 \x01(\x0e\x32\x17.parley.v1.VoiceQuality\x12\x1d\n\x15\x64\x65\x66\x61ult_for_languages\x18\x07 \x03(\t\"\x9f\x01\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12,\n\x0c\x61udio_format\x18\x02 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12\x1f\n\x05voice\x18\x03 \x01(\x0b\x32\x10.parley.v1.Voice\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb0\x01\n\x1aStreamingSynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12(\n\x05voice\x18\x02 \x01(\x0b\x32\x19.parley.v1.VoiceSelection\x12,\n\x0c\x61udio_format\x18\x03 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12,\n\x07options\x18\x04 \x01(\x0b\x32\x1b.parley.v1.SynthesisOptions\"\xeb\x01\n\x1bStreamingSynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12,\n\x0c\x61udio_format\x18\x02 \x01(\x0b\x32\x16.parley.v1.AudioFormat\x12\x1f\n\x05voice\x18\x03 \x01(\x0b\x32\x10.parley.v1.Voice\x12\x16\n\x0esentence_index\x18\x04 \x01(\x05\x12)\n\x06offset\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"5\n\x11ListVoicesRequest\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"6\n\x12ListVoicesResponse\x12 \n\x06voices\x18\x01 \x03(\x0b\x32\x10.parley.v1.Voice*u\n\x0bVoiceGender\x12\x1c\n\x18VOICE_GENDER_UNSPECIFIED\x10\x00\x12\x17\n\x13VOICE_GENDER_FEMALE\x10\x01\x12\x15\n\x11VOICE_GENDER_MALE\x10\x02\x12\x18\n\x14VOICE_GENDER_NEUTRAL\x10\x03*~\n\x0cVoiceQuality\x12\x1d\n\x19VOICE_QUALITY_UNSPECIFIED\x10\x00\x12\x19\n\x15VOICE_QUALITY_FORMANT\x10\x01\x12\x1a\n\x16VOICE_QUALITY_STANDARD\x10\x02\x12\x18\n\x14VOICE_QUALITY_NEURAL\x10\x03\x32\x93\x02\n\x13TextToSpeechService\x12I\n\nSynthesize\x12\x1c.parley.v1.SynthesizeRequest\x1a\x1d.parley.v1.SynthesizeResponse\x12\x66\n\x13StreamingSynthesize\x12%.parley.v1.StreamingSynthesizeRequest\x1a&.parley.v1.StreamingSynthesizeResponse0\x01\x12I\n\nListVoices\x12\x1c.parley.v1.ListVoicesRequest\x1a\x1d.parley.v1.ListVoicesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'parley.v1.tts_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VOICEGENDER']._serialized_start=1253
-  _globals['_VOICEGENDER']._serialized_end=1370
-  _globals['_VOICEQUALITY']._serialized_start=1372
-  _globals['_VOICEQUALITY']._serialized_end=1498
+  _globals['_VOICEGENDER']._serialized_start=1298
+  _globals['_VOICEGENDER']._serialized_end=1415
+  _globals['_VOICEQUALITY']._serialized_start=1417
+  _globals['_VOICEQUALITY']._serialized_end=1543
   _globals['_VOICESELECTION']._serialized_start=89
   _globals['_VOICESELECTION']._serialized_end=175
   _globals['_SYNTHESISOPTIONS']._serialized_start=177
@@ -51,11 +51,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_start=771
   _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_end=947
   _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_start=950
-  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_end=1140
-  _globals['_LISTVOICESREQUEST']._serialized_start=1142
-  _globals['_LISTVOICESREQUEST']._serialized_end=1195
-  _globals['_LISTVOICESRESPONSE']._serialized_start=1197
-  _globals['_LISTVOICESRESPONSE']._serialized_end=1251
-  _globals['_TEXTTOSPEECHSERVICE']._serialized_start=1501
-  _globals['_TEXTTOSPEECHSERVICE']._serialized_end=1776
+  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_end=1185
+  _globals['_LISTVOICESREQUEST']._serialized_start=1187
+  _globals['_LISTVOICESREQUEST']._serialized_end=1240
+  _globals['_LISTVOICESRESPONSE']._serialized_start=1242
+  _globals['_LISTVOICESRESPONSE']._serialized_end=1296
+  _globals['_TEXTTOSPEECHSERVICE']._serialized_start=1546
+  _globals['_TEXTTOSPEECHSERVICE']._serialized_end=1821
 # @@protoc_insertion_point(module_scope)

@@ -109,18 +109,20 @@ class StreamingSynthesizeRequest(_message.Message):
     def __init__(self, text: _Optional[str] = ..., voice: _Optional[_Union[VoiceSelection, _Mapping]] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., options: _Optional[_Union[SynthesisOptions, _Mapping]] = ...) -> None: ...
 
 class StreamingSynthesizeResponse(_message.Message):
-    __slots__ = ("audio", "audio_format", "voice", "sentence_index", "offset")
+    __slots__ = ("audio", "audio_format", "voice", "sentence_index", "offset", "duration")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
     SENTENCE_INDEX_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
     audio_format: _audio_pb2.AudioFormat
     voice: Voice
     sentence_index: int
     offset: _duration_pb2.Duration
-    def __init__(self, audio: _Optional[bytes] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., voice: _Optional[_Union[Voice, _Mapping]] = ..., sentence_index: _Optional[int] = ..., offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    duration: _duration_pb2.Duration
+    def __init__(self, audio: _Optional[bytes] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., voice: _Optional[_Union[Voice, _Mapping]] = ..., sentence_index: _Optional[int] = ..., offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ListVoicesRequest(_message.Message):
     __slots__ = ("language", "engine")

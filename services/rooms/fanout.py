@@ -17,6 +17,7 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from parley import logs, tracing
+from parley.audio import FLOAT32
 from parley.logs import get_logger
 from parley.metrics import STAGE_SECONDS
 from parley.rpc import audio_format_to_proto, duration
@@ -292,7 +293,7 @@ class FanOut:
         )
         started = time.perf_counter()
         sequence = 0
-        total_bytes = 0
+        heard_s = 0.0
         try:
             async for response in self._backends.synthesize(request, self._timeout):
                 if sequence == 0:
@@ -319,7 +320,13 @@ class FanOut:
                     if member.participant_id in self._room.members:
                         self._room.send(member, shared)
                 sequence += 1
-                total_bytes += len(response.audio)
+                heard_s += (
+                    response.duration.ToNanoseconds() / 1e9
+                    if response.HasField("duration")  # compressed audio says how long it is
+                    else len(response.audio)
+                    / (4 if fmt.encoding == FLOAT32 else 2)
+                    / fmt.sample_rate
+                )
         except grpc.aio.AioRpcError as exc:
             log.warning("synthesis failed", language=language, error=exc.details())
             self._to_all(
@@ -333,14 +340,12 @@ class FanOut:
                 ),
             )
         if sequence:
-            sample_bytes = 2 if fmt.encoding == "linear16" else 4
-            seconds = total_bytes / sample_bytes / fmt.sample_rate
             end = rooms_pb2.UtteranceAudioEnd(
-                utterance_id=u.utterance_id, duration=duration(seconds)
+                utterance_id=u.utterance_id, duration=duration(heard_s)
             )
             self._to_all(members, rooms_pb2.JoinResponse(audio_end=end))
-            self._queued(language, started + first_chunk_s, seconds)
-            self._learn(language, text, seconds, rate)
+            self._queued(language, started + first_chunk_s, heard_s)
+            self._learn(language, text, heard_s, rate)
 
     def _rate(self, language: str, u: Utterance, text: str) -> float:
         """How fast to speak ``text`` in ``language``, as interpreters keep pace: at normal

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
-from parley.audio import FLOAT32, LINEAR16
+from parley.audio import FLOAT32, LINEAR16, OPUS_OUTPUT
+from parley.codecs import DEFAULT_BITRATE, OPUS_RATE
 from parley.errors import InvalidInput
 from parley.rpc import audio_format_from_proto
 from parley.v1 import rooms_pb2
@@ -72,9 +74,15 @@ def member_from(join: rooms_pb2.JoinRoom, config: RoomsConfig) -> Member:
     if speak:
         check_language(speak, "speak_language")
     input_format = audio_format_from_proto(join.input_format).validate(streaming=True)
-    output_format = audio_format_from_proto(join.output_format).validate(streaming=True)
-    if output_format.encoding not in (LINEAR16, FLOAT32):
-        raise InvalidInput("output_format must be LINEAR16 or FLOAT32")
+    output_format = audio_format_from_proto(join.output_format)
+    if output_format.encoding in OPUS_OUTPUT:  # one group per bitrate: Opus is always 48 kHz
+        output_format = dataclasses.replace(
+            output_format, sample_rate=OPUS_RATE, bitrate=output_format.bitrate or DEFAULT_BITRATE
+        )
+    output_format = dataclasses.replace(output_format, channels=1)
+    output_format.validate(streaming=True, output=True)
+    if output_format.encoding not in (LINEAR16, FLOAT32, *OPUS_OUTPUT):
+        raise InvalidInput("output_format must be LINEAR16, FLOAT32, OGG_OPUS or OPUS")
     return Member(
         participant_id=secrets.token_hex(4),
         display_name=join.display_name.strip()[:64] or "Guest",

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from parley import audio, errors
+from parley import audio, codecs, errors
 from parley.aio import iterate_in_thread
 from parley.launch import ServiceEntry
 from parley.logs import get_logger
@@ -79,8 +79,12 @@ def _check_options(message: tts_pb2.SynthesisOptions) -> SynthesisOptions:
 
 
 def _check_format(fmt: audio.AudioFormat, *, streaming: bool) -> audio.AudioFormat:
-    """The output format (always mono), or InvalidInput."""
+    """The output format (always mono; Opus always at 48 kHz and a bitrate), or InvalidInput."""
     fmt = dataclasses.replace(fmt, channels=1)
+    if fmt.encoding in audio.OPUS_OUTPUT:
+        fmt = dataclasses.replace(
+            fmt, sample_rate=codecs.OPUS_RATE, bitrate=fmt.bitrate or codecs.DEFAULT_BITRATE
+        )
     # WAV skips the rate check in validate(); the output rate must be in range all the same.
     dataclasses.replace(fmt, encoding=audio.LINEAR16).validate(streaming=True)
     return fmt.validate(streaming=streaming, output=True)
@@ -210,6 +214,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
                     audio=piece.audio,
                     sentence_index=piece.sentence_index,
                     offset=duration(piece.offset, job.format.sample_rate),
+                    duration=duration(piece.samples, job.format.sample_rate),
                 )
                 if first_s is None:
                     first_s = time.perf_counter() - started

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parley import audio, errors
+from parley import audio, codecs, errors
 from services.tts.engines.base import Engine, SynthesisOptions, Voice
 from services.tts.tempo import MAX_FACTOR, MIN_FACTOR, Tempo
 from services.tts.text import first_clause, sentences
@@ -143,7 +143,34 @@ class Job:
 
     def pieces(self) -> Iterator[Piece]:
         """The stream: encoded pieces in order. The first leaves as soon as the engine made any
-        audio; the next ones are gathered to ``max_chunk_samples`` (or the end of a sentence)."""
+        audio; the next ones are gathered to ``max_chunk_samples`` (or the end of a sentence).
+        Opus output goes through one encoder for the whole stream: a piece per packet (raw
+        Opus) or per run of completed Ogg pages."""
+        produced = self._float_pieces()
+        with contextlib.closing(produced):  # stopping early stops the engine too
+            if self.format.encoding not in audio.OPUS_OUTPUT:
+                for samples, index, offset in produced:
+                    yield Piece(audio.encode(samples, self.format), samples.shape[0], index, offset)
+                return
+            encoder = self.format.opus_encoder()
+            at, index = 0, 0  # samples given to the encoder
+            for samples, index, offset in produced:
+                encoded = encoder.encode(samples)
+                yield from self._opus_pieces(encoded, samples.shape[0], index, offset)
+                at = offset + samples.shape[0]
+            yield from self._opus_pieces(encoder.flush(), 0, index, at)
+
+    def _opus_pieces(self, encoded: list[bytes], samples: int, index: int, offset: int):
+        """Pieces of Opus output covering ``samples`` samples from ``offset``: one per raw packet
+        (20 ms each), or the Ogg bytes as one."""
+        if self.format.encoding == codecs.OPUS:
+            for n, packet in enumerate(encoded):
+                yield Piece(packet, codecs.OPUS_FRAME, index, offset + n * codecs.OPUS_FRAME)
+        elif encoded:
+            yield Piece(b"".join(encoded), samples, index, offset)
+
+    def _float_pieces(self) -> Iterator[tuple[np.ndarray, int, int]]:
+        """(samples at the output rate, sentence index, offset) of each piece, in order."""
         resampler = audio.StreamResampler(self._source_rate, self.format.sample_rate)
         offset, index = 0, 0
         gathered: list[np.ndarray] = []
@@ -152,10 +179,10 @@ class Job:
         with contextlib.closing(produced):
             for sentence, chunk in produced:
                 if sentence != index and size:  # a piece belongs to one sentence
-                    piece = self._piece(np.concatenate(gathered), index, offset)
-                    offset += piece.samples
+                    piece = np.concatenate(gathered)
+                    yield piece, index, offset
+                    offset += piece.shape[0]
                     gathered, size = [], 0
-                    yield piece
                 index = sentence
                 samples = resampler.process(chunk)
                 if not samples.shape[0]:
@@ -166,25 +193,23 @@ class Job:
                     continue  # not the first piece: wait for a full one
                 joined = np.concatenate(gathered)
                 whole = joined.shape[0] if not offset else size - size % self.max_chunk_samples
-                for piece in self._cut(joined[:whole], index, offset):
-                    offset += piece.samples
-                    yield piece
+                for piece in self._cut(joined[:whole]):
+                    yield piece, index, offset
+                    offset += piece.shape[0]
                 gathered = [joined[whole:]] if whole < size else []
                 size -= whole
         gathered.append(resampler.process(np.zeros(0, np.float32), last=True))
-        yield from self._cut(np.concatenate(gathered), index, offset)
+        for piece in self._cut(np.concatenate(gathered)):
+            yield piece, index, offset
+            offset += piece.shape[0]
 
-    def _piece(self, samples: np.ndarray, index: int, offset: int) -> Piece:
-        return Piece(audio.encode(samples, self.format), samples.shape[0], index, offset)
-
-    def _cut(self, samples: np.ndarray, index: int, offset: int) -> Iterator[Piece]:
+    def _cut(self, samples: np.ndarray) -> Iterator[np.ndarray]:
         for start in range(0, samples.shape[0], self.max_chunk_samples):
-            yield self._piece(
-                samples[start : start + self.max_chunk_samples], index, offset + start
-            )
+            yield samples[start : start + self.max_chunk_samples]
 
     def clip_bytes(self, source_samples: int) -> int:
-        """Bytes ``source_samples`` of the engine's audio take in the output format."""
+        """Bytes ``source_samples`` of the engine's audio take in the output format (for Opus,
+        as 16-bit PCM would: more than it takes)."""
         width = 4 if self.format.encoding == audio.FLOAT32 else 2
         return source_samples * self.format.sample_rate // self._source_rate * width
 
@@ -226,6 +251,10 @@ class Job:
                     break
         samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         samples = audio.resample(samples, self._source_rate, self.format.sample_rate)
+        if self.format.encoding == codecs.OGG_OPUS:
+            encoder = self.format.opus_encoder()
+            data = b"".join([*encoder.encode(samples), *encoder.flush()])
+            return data, samples.shape[0]
         return audio.encode(samples, self.format), samples.shape[0]
 
 

@@ -6,6 +6,7 @@ import grpc
 import numpy as np
 
 from parley.v1 import rooms_pb2, rooms_pb2_grpc
+from services.rooms.decoding import DECODED
 from tests.rooms.conftest import Participant, join, room_server
 from tests.speech import silence, speak, transcribe, wer
 
@@ -279,4 +280,41 @@ async def test_a_browser_speaker_sending_webm_opus_and_a_phone_sending_mulaw_are
         (told,) = await liar.wait_for(lambda e: liar.of("notice"))
         assert "cannot be decoded as ogg_opus" in told.message
         for p in (ana, phone, liar, luis):
+            await p.close()
+
+
+async def test_listeners_who_ask_for_opus_get_it_encoded_once_at_a_tenth_of_the_bytes(engines):
+    """Two Opus listeners and one PCM listener in Spanish: the Opus pair receive the very same
+    Ogg stream (encoded once for both), it decodes to the translated speech, and it takes at
+    most 12% of the PCM listener's bytes."""
+    from parley.audio import encode
+    from parley.codecs import CompressedDecoder
+    from parley.v1 import audio_pb2
+
+    ogg = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24_000)
+    async with room_server(engines) as (stub, _):
+        await stub.CreateRoom(rooms_pb2.CreateRoomRequest(room_id="opus", open=True))
+        ana = Participant(stub, join("opus", "Ana", "en", "en"))
+        await ana.wait_for(lambda e: ana.of("joined"))
+        luis = Participant(stub, join("opus", "Luis", "es", "es", output_format=ogg))
+        rosa = Participant(stub, join("opus", "Rosa", "es", "es", output_format=ogg))
+        pablo = Participant(stub, join("opus", "Pablo", "es", "es"))
+        for p in (luis, rosa, pablo):
+            await p.wait_for(lambda e, p=p: p.of("joined"))
+        ana.send_audio(utterance(HELLO, "en"))
+        (end,) = await luis.wait_for(audio_done(luis))
+        await rosa.wait_for(audio_done(rosa))
+        await pablo.wait_for(audio_done(pablo))
+        (begin,) = luis.of("audio_begin")
+        assert begin.audio_format.encoding == audio_pb2.AUDIO_ENCODING_OGG_OPUS
+        assert begin.audio_format.sample_rate_hz == 48_000
+        opus = luis.audio(end.utterance_id)
+        assert opus == rosa.audio(end.utterance_id), "one encoding for the group"
+        assert len(opus) <= 0.12 * len(pablo.audio(end.utterance_id))
+        decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
+        samples = np.concatenate([decoder.feed(opus), decoder.flush()])
+        heard = await transcribe(engines, encode(samples, DECODED), "es")
+        assert "buen" in heard.lower(), heard
+        assert abs(end.duration.ToNanoseconds() / 1e9 - samples.size / 16_000) < 0.25
+        for p in (ana, luis, rosa, pablo):
             await p.close()

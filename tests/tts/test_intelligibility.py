@@ -145,3 +145,45 @@ async def test_a_stream_cut_after_its_first_clause_is_understood_and_no_longer(
     )
     whole_s = whole.duration.ToNanoseconds() / 1e9
     assert abs(streamed.seconds - whole_s) < 0.4, "the cut adds no long pause"
+
+
+@pytest.mark.parametrize(
+    ("language", "voice", "encoding"),
+    [
+        ("en", "piper:en_US-joe-medium", audio_pb2.AUDIO_ENCODING_OGG_OPUS),
+        ("es", "pico:es-ES", audio_pb2.AUDIO_ENCODING_OPUS),
+        ("fr", "pico:fr-FR", audio_pb2.AUDIO_ENCODING_OGG_OPUS),
+    ],
+)
+async def test_opus_output_is_understood_at_a_tenth_of_the_bytes(
+    tts_stub, whisper, language, voice, encoding
+):
+    """Streamed as Opus at 24 kbit/s (Ogg pages, or one raw packet per message), decoded,
+    the speech is understood as well as the same speech in PCM, in under 12% of its bytes."""
+    from parley.codecs import CompressedDecoder
+
+    text = TEXTS[language]
+    request = tts_pb2.StreamingSynthesizeRequest(
+        text=text,
+        voice=tts_pb2.VoiceSelection(language=language, voice=voice),
+        audio_format=audio_pb2.AudioFormat(encoding=encoding, bitrate_bps=24_000),
+    )
+    replies = [r async for r in tts_stub.StreamingSynthesize(request, timeout=60)]
+    assert replies[0].audio_format.sample_rate_hz == 48_000
+    assert replies[0].audio_format.bitrate_bps == 24_000
+    raw = encoding == audio_pb2.AUDIO_ENCODING_OPUS
+    decoder = CompressedDecoder("opus" if raw else "ogg_opus", 48_000, 1, 16_000)
+    pieces = (
+        [decoder.feed(r.audio) for r in replies]
+        if raw
+        else [decoder.feed(b"".join(r.audio for r in replies))]
+    )
+    samples = np.concatenate([*pieces, decoder.flush()])
+    seconds = sum(r.duration.ToNanoseconds() for r in replies) / 1e9
+    # (the encoder adds its look-ahead and pads the last 20 ms frame)
+    assert abs(seconds - samples.size / 16_000) < 0.25, "each message says how much it holds"
+    pcm = await speak(tts_stub, text, language, voice=voice, rate=16_000)
+    opus_bytes = sum(len(r.audio) for r in replies)
+    assert opus_bytes / sum(len(r.audio) for r in pcm.replies) <= 0.12
+    heard, heard_pcm = whisper(samples, language), whisper(pcm.samples, language)
+    assert wer(text, heard) <= wer(text, heard_pcm) + 0.05, (heard, heard_pcm)
