@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import monologue
 from bench.capacity import capacity, clips
+from bench.opus import markdown as opus_markdown
 from bench.room import LISTEN, Listener, Server, make_lines, percentile, speak
 from bench.stt_window import stt_window_markdown
 from bench.turn import turn_markdown
@@ -510,8 +511,9 @@ def monologue_section(report: dict) -> list[str]:
 
 
 def recognition_sections() -> list[str]:
-    """The recognition window and end-of-turn sections, from the latest runs of
-    ``python -m bench.stt_window`` and ``python -m bench.turn`` (bench/results/)."""
+    """The recognition window, end-of-turn and Opus sections, from the latest runs of
+    ``python -m bench.stt_window``, ``python -m bench.turn`` and ``python -m bench.opus``
+    (bench/results/)."""
     out = []
     window = RESULTS / "stt_window.json"
     if window.exists():
@@ -519,6 +521,9 @@ def recognition_sections() -> list[str]:
     turn = RESULTS / "turn.json"
     if turn.exists():
         out += turn_markdown(json.loads(turn.read_text()))
+    opus = RESULTS / "opus.json"
+    if opus.exists():
+        out += opus_markdown(json.loads(opus.read_text()))
     return out
 
 

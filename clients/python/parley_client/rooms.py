@@ -98,8 +98,13 @@ class Rooms:
         create: bool = False,
         captions_only: bool = False,
         join_token: str = "",
+        input_format: audio_pb2.AudioFormat | None = None,
+        output_format: audio_pb2.AudioFormat | None = None,
     ) -> RoomSession:
-        """Joins a room; audio in and out is 16-bit mono PCM at ``rate``."""
+        """Joins a room; audio in and out is 16-bit mono PCM at ``rate`` unless
+        ``input_format`` or ``output_format`` says otherwise (for example
+        ``AudioFormat(encoding=AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24000)``: Opus out, or the
+        WebM Opus a browser records in)."""
         fmt = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hz=rate)
         return RoomSession(
             self._stub,
@@ -108,8 +113,8 @@ class Rooms:
                 display_name=name,
                 speak_language=speak,
                 listen_language=listen,
-                input_format=fmt,
-                output_format=fmt,
+                input_format=input_format or fmt,
+                output_format=output_format or fmt,
                 delivery=rooms_pb2.DELIVERY_MODE_CAPTIONS_ONLY
                 if captions_only
                 else rooms_pb2.DELIVERY_MODE_AUDIO_AND_CAPTIONS,

@@ -53,6 +53,20 @@ class SpeechToText:
         )
         return list(response.results)
 
+    async def recognize_encoded(
+        self, data: bytes, audio_format: audio_pb2.AudioFormat, language: str = "", model: str = ""
+    ) -> list[stt_pb2.RecognitionResult]:
+        """Final results of a whole clip in any input encoding the server takes (a WAV or FLAC
+        file, Ogg or WebM Opus, G.711...), sent as it is."""
+        config = stt_pb2.RecognitionConfig(
+            language=language, model=model, audio_format=audio_format
+        )
+        response = await self._stub.Recognize(
+            stt_pb2.RecognizeRequest(config=config, audio=data),
+            timeout=max(self._timeout, 120.0),
+        )
+        return list(response.results)
+
     async def check(self, config: stt_pb2.RecognitionConfig) -> None:
         """Asks the server whether it takes ``config`` (a Recognize with no audio). A stream
         whose config is refused while audio is still being written may end with INTERNAL
