@@ -9,7 +9,8 @@ the embedded defaults):
   receives per second of speech, the server's CPU seconds per utterance, and end of speech ->
   first audio chunk at a listener.
 - Recognition: sentences in five languages by several voices (Pico, Piper, espeak-ng),
-  streamed as 16 kHz LINEAR16 and as Ogg Opus at 16 and 24 kbit/s; WER of each.
+  sent as 16 kHz LINEAR16 and as Ogg Opus at 16 and 24 kbit/s, encoded as WebRTC and phones
+  encode speech (libopus's ``voip`` application, see tests/encoded.py); WER of each.
 
 Targets (issue 20): bytes per listener Opus/PCM <= 0.12; CPU per utterance at 200 listeners
 Opus/PCM <= 1.1; WER on Opus input <= PCM WER + 0.01; first audio no later than PCM's by more
@@ -221,7 +222,7 @@ def markdown(report: dict) -> list[str]:
         "",
         f"Recognition (Whisper base, {sum(len(t) for t in SENTENCES.values())} sentences in five "
         f"languages, several voices): WER {w['pcm']:.3f} in PCM, {w['opus24']:.3f} in Ogg Opus "
-        f"at 24 kbit/s, {w['opus16']:.3f} at 16 kbit/s.",
+        f"at 24 kbit/s, {w['opus16']:.3f} at 16 kbit/s (encoded for speech, as WebRTC does).",
         "",
         "| target | value | limit | result |",
         "| --- | --- | --- | --- |",

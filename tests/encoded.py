@@ -1,5 +1,6 @@
 """Speech encoded as clients send it (Opus in Ogg or WebM, raw Opus packets, FLAC, G.711), with
-PyAV's encoders, for the tests of the decoders."""
+PyAV's encoders, for the tests of the decoders. Opus is encoded as WebRTC and phones do, for
+speech (libopus's ``voip`` application)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from parley.audio import resample
 CONTAINER = {"ogg_opus": ("ogg", "libopus"), "webm_opus": ("webm", "libopus"),
              "flac": ("flac", "flac")}  # fmt: skip
 RAW = {"mulaw": "pcm_mulaw", "alaw": "pcm_alaw"}
+SPEECH = {"application": "voip"}
 
 
 def _frame(samples: np.ndarray, rate: int) -> av.AudioFrame:
@@ -35,6 +37,7 @@ def encode(samples: np.ndarray, encoding: str, rate: int = 16_000, bitrate: int 
         codec = av.CodecContext.create("libopus", "w")
         codec.sample_rate, codec.layout, codec.format = 48_000, "mono", "s16"
         codec.bit_rate = bitrate
+        codec.options = dict(SPEECH)
         wide = resample(samples, rate, 48_000)
         packets = []
         for start in range(0, wide.shape[0], 960):  # 20 ms frames
@@ -47,7 +50,8 @@ def encode(samples: np.ndarray, encoding: str, rate: int = 16_000, bitrate: int 
     out_rate = 48_000 if codec_name == "libopus" else rate
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as output:
-        stream = output.add_stream(codec_name, rate=out_rate)
+        options = SPEECH if codec_name == "libopus" else {}
+        stream = output.add_stream(codec_name, rate=out_rate, options=options)
         stream.layout = "mono"
         if codec_name == "libopus":
             stream.bit_rate = bitrate
