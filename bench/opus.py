@@ -38,7 +38,7 @@ from parley.v1 import audio_pb2
 from parley_client import Connection
 from tests.encoded import encode
 from tests.speech import silence, wer
-from tests.voices import voices
+from tests.voices import say, voices
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PCM = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hz=16_000)
@@ -124,7 +124,7 @@ async def recognition(server: Server) -> dict[str, float]:
         for language, texts in SENTENCES.items():
             spoken_by = voices(language)
             for i, text in enumerate(texts):
-                speech = np.concatenate([silence(0.2), _say(text, spoken_by[i % len(spoken_by)])])
+                speech = np.concatenate([silence(0.2), say(text, spoken_by[i % len(spoken_by)])])
                 speech = np.concatenate([speech, silence(1.0)])
                 clips = {
                     "pcm": ((np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes(), PCM),
@@ -135,12 +135,6 @@ async def recognition(server: Server) -> dict[str, float]:
                     results = await parley.stt.recognize_encoded(data, fmt, language)
                     scores[name].append(wer(text, " ".join(r.text for r in results)))
     return {name: float(np.mean(values)) for name, values in scores.items()}
-
-
-def _say(text: str, voice) -> np.ndarray:
-    from tests.voices import say
-
-    return say(text, voice)
 
 
 async def run() -> dict:

@@ -17,19 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tests.fake_http import JsonHandler, serving
+from tests.translate.fake_deepl import GLOSSARY as DEEPL_WORDS
 
 MODELS = ["qwen2.5:7b", "llama3.2:3b"]
+# The same word table as the fake DeepL's, by the language names a chat prompt uses.
 GLOSSARY = {
-    "German": {"good": "guten", "morning": "morgen", "the": "die", "cat": "katze", "house": "haus"},
-    "French": {
-        "good": "bon",
-        "morning": "matin",
-        "the": "le",
-        "cat": "chat",
-        "house": "maison",
-        "mark": "marque",
-    },
-    "English": {"guten": "good", "morgen": "morning", "katze": "cat", "haus": "house"},
+    "German": DEEPL_WORDS["DE"],
+    "French": DEEPL_WORDS["FR"],
+    "English": DEEPL_WORDS["EN-US"],
 }
 # Queued answers to the next chat request, besides status codes (answered with an error body):
 # "malformed" prose instead of JSON, "short" one translation too few, "fenced" a correct answer
