@@ -104,11 +104,12 @@ def test_rooms_from_the_command_line(server, tmp_path):
         env=CLIENT_ENV,
     )
     try:
-        assert listener.stdout.readline().startswith("joined room cli-room as ")
+        assert "] joined room cli-room as " in listener.stdout.readline()
         listed = parley(server, "room", "list")
         assert "cli-room" in listed.stdout and "Luis (?>es)" in listed.stdout
         speaker = subprocess.run(
-            [*base, "--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk)],
+            [*base, "--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk),
+             "--interim", "--wait", "3"],  # fmt: skip
             capture_output=True,
             text=True,
             timeout=120,
@@ -116,11 +117,16 @@ def test_rooms_from_the_command_line(server, tmp_path):
         )
         assert speaker.returncode == 0, speaker.stderr
         assert "Ana (en>en): Good morning" in speaker.stdout
+        assert "Ana (en) ...Good" in speaker.stdout  # a partial caption (--interim)
         out = listener.communicate(timeout=60)[0]  # it leaves on its own (--expect)
     finally:
         listener.kill()
     assert listener.returncode == 0 and "Ana (en>es): Buen día" in out
+    assert "Ana (en) ..." not in out  # no partials without --interim
     (saved,) = heard.glob("*.wav")
+    assert f"saved {saved}" in out
+    stamps = [float(line[1:].split("s]")[0]) for line in out.splitlines()]
+    assert stamps == sorted(stamps) and stamps[-1] > 1.0  # seconds since the command started
     assert soundfile.info(str(saved)).duration > 1.0
     intruder = parley(server, "room", "join", "cli-room", "--listen", "es", "--wait", "1")
     assert intruder.returncode == 1 and "PERMISSION_DENIED" in intruder.stderr
@@ -185,6 +191,16 @@ def test_a_reader_that_goes_away_is_not_an_error(server):
     assert gone.stderr == "" and gone.stdout.strip() == "0", (gone.stdout, gone.stderr)
 
 
+def test_a_listener_leaves_after_wait_seconds(server):
+    result = parley(
+        server, "room", "join", "timed", "--create", "--listen", "es", "--wait-seconds", "1.5"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "] joined room timed as " in lines[0] and "alone so far" in lines[0]
+    assert lines[-1].endswith("] 1.5 s passed (--wait-seconds)")
+
+
 def test_ctrl_c_leaves_a_room_with_one_line(server):
     listener = subprocess.Popen(
         [tool("parley"), "room", "join", "ctrl-c", "--create", "--listen", "es", "--address",
@@ -195,7 +211,7 @@ def test_ctrl_c_leaves_a_room_with_one_line(server):
         env=CLIENT_ENV,
     )  # fmt: skip
     try:
-        assert listener.stdout.readline().startswith("joined room ctrl-c as ")
+        assert "] joined room ctrl-c as " in listener.stdout.readline()
         listener.send_signal(signal.SIGINT)
         _, stderr = listener.communicate(timeout=30)
     finally:

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 from pathlib import Path
 
 import grpc
@@ -18,6 +17,7 @@ import numpy as np
 import soundfile
 
 from parley.v1 import audio_pb2
+from parley_client import join
 from parley_client.audio import chunks, read_wav, write_wav
 from parley_client.connection import Connection, ConnectionOptions
 from parley_client.languages import table as language_table
@@ -176,6 +176,9 @@ async def room_list(args, parley: Connection) -> int:
 
 
 async def room_join(args, parley: Connection) -> int:
+    if args.await_people and not args.input:
+        raise ValueError("--await-people is for a speaker: give the recording with --input")
+    samples = _load(args.input) if args.input else None
     session = parley.rooms.join(
         args.room,
         args.name,
@@ -184,77 +187,11 @@ async def room_join(args, parley: Connection) -> int:
         RATE,
         create=args.create,
         join_token=args.token or "",
+        interim=args.interim,
     )
-    output = Path(args.output) if args.output else None
-    pending: dict[str, list[bytes]] = {}
-    last_event = [time.monotonic()]
-    heard = [0]  # final captions of other people
-    news = asyncio.Event()  # set at every event
-    me = [""]
-
-    async def receive() -> None:
-        async for event in session.events():
-            last_event[0] = time.monotonic()
-            news.set()
-            kind = event.WhichOneof("event")
-            if kind == "joined":
-                me[0] = event.joined.participant_id
-                print(f"joined room {args.room} as {me[0]}", flush=True)
-            elif kind == "caption" and event.caption.is_final:
-                c = event.caption
-                heard[0] += c.speaker_id != me[0]
-                text = c.text or c.original_text
-                print(f"{c.speaker_name} ({c.original_language}>{c.language}): {text}", flush=True)
-            elif kind in ("participant_joined", "participant_left"):
-                who = getattr(event, kind).participant.display_name
-                print(f"{who} {'joined' if kind == 'participant_joined' else 'left'}", flush=True)
-            elif kind == "audio_begin":
-                pending[event.audio_begin.utterance_id] = []
-            elif kind == "audio_chunk" and event.audio_chunk.utterance_id in pending:
-                pending[event.audio_chunk.utterance_id].append(event.audio_chunk.data)
-            elif kind == "audio_end" and output is not None:
-                data = b"".join(pending.pop(event.audio_end.utterance_id, []))
-                path = write_wav(output / f"{event.audio_end.utterance_id}.wav", data, RATE)
-                print(f"saved {path}", flush=True)
-            elif kind == "notice":
-                print(f"notice: {event.notice.message}", flush=True)
-            elif kind == "room_closed":
-                print(f"room closed: {event.room_closed.reason}", flush=True)
-
-    receiver = asyncio.create_task(receive())
-    if args.input:
-        samples = np.concatenate([_load(args.input), np.zeros(RATE, np.float32)])
-        started = time.monotonic()
-        for i, data in enumerate(chunks(samples, RATE, 100)):
-            await asyncio.sleep(max(0.0, started + i * 0.1 - time.monotonic()))
-            session.send_audio(data)
-            if receiver.done():
-                break
-    # After the input (default: 8 s), or for a listener who asked (--wait), leave once nothing
-    # has arrived for --wait seconds; --expect leaves after that many final captions of others
-    # and the speech that follows them (once quiet for EXPECT_QUIET_S).
-    wait = args.wait if args.wait is not None else (8.0 if args.input else None)
-    while not receiver.done():
-        limit = wait
-        if args.expect and heard[0] >= args.expect:
-            limit = EXPECT_QUIET_S if wait is None else min(wait, EXPECT_QUIET_S)
-        quiet = time.monotonic() - last_event[0]
-        if limit is not None and quiet >= limit:
-            break
-        news.clear()
-        waiter = asyncio.ensure_future(news.wait())
-        await asyncio.wait(
-            {receiver, waiter},
-            timeout=None if limit is None else limit - quiet,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        waiter.cancel()
-    session.leave()
-    await receiver
-    return 0
+    return await join.run(session, args, samples)
 
 
-EXPECT_QUIET_S = 1.5  # after the expected captions, the quiet that says their speech is over
 # What to do about a refusal, by the command line's options rather than the protocol's fields.
 _HINTS = (
     (grpc.StatusCode.PERMISSION_DENIED, "join_token", "give the room's token with --token"),
@@ -351,27 +288,14 @@ def register(commands) -> None:
     )
     add("list", room_list, "list the rooms and who is in them", rooms)
     p = add(
-        "join", room_join, "join a room: stream a WAV, print captions, save what you hear", rooms
+        "join",
+        room_join,
+        "join a room: stream a recording, print captions, save what you hear",
+        rooms,
     )
-    p.add_argument("room", help="room id")
-    p.add_argument("--name", default="Guest", help="your display name")
-    p.add_argument("--speak", default="", help="language you speak; empty to detect")
-    p.add_argument("--listen", required=True, help="language you want to hear")
-    p.add_argument("--input", help="WAV to speak, streamed in real time")
-    p.add_argument("--output", help="folder for a WAV of each utterance you hear")
-    p.add_argument("--create", action="store_true", help="create the room if it does not exist")
+    join.add_arguments(p)
     p.add_argument(
         "--token",
         default=os.environ.get("PARLEY_JOIN_TOKEN"),
         help="join token of a room that is not open (env PARLEY_JOIN_TOKEN)",
-    )
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=None,
-        help="leave once nothing has arrived for this long (s); default 8 after --input, "
-        "else stay until Ctrl-C",
-    )
-    p.add_argument(
-        "--expect", type=int, default=0, help="leave after this many final captions of others"
     )

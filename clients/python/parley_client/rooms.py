@@ -98,11 +98,13 @@ class Rooms:
         create: bool = False,
         captions_only: bool = False,
         join_token: str = "",
+        interim: bool = False,
         input_format: audio_pb2.AudioFormat | None = None,
         output_format: audio_pb2.AudioFormat | None = None,
     ) -> RoomSession:
         """Joins a room; audio in and out is 16-bit mono PCM at ``rate`` unless
-        ``input_format`` or ``output_format`` says otherwise (for example
+        ``input_format`` or ``output_format`` says otherwise; ``interim`` asks for partial captions
+        while people speak (for example
         ``AudioFormat(encoding=AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24000)``: Opus out, or the
         WebM Opus a browser records in)."""
         fmt = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hz=rate)
@@ -120,5 +122,6 @@ class Rooms:
                 else rooms_pb2.DELIVERY_MODE_AUDIO_AND_CAPTIONS,
                 create_if_missing=create,
                 join_token=join_token,
+                interim_captions=interim,
             ),
         )
