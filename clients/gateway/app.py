@@ -116,6 +116,17 @@ def create_app(config: GatewayConfig) -> FastAPI:
         log.info("room created", room=reply.room.room_id)
         return {"room_id": reply.room.room_id, "name": reply.room.name}
 
+    @app.get("/languages")
+    async def languages():
+        """What rooms hear, translate into and speak, per language (the page's pickers)."""
+        try:
+            reply = await backend.rooms.ListLanguages(
+                rooms_pb2.ListLanguagesRequest(), timeout=config.rpc_timeout_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            return _rpc_error(exc)
+        return {"languages": [messages.language(item) for item in reply.languages]}
+
     @app.get("/rooms/{room_id}/participants")
     async def participants(room_id: str):
         """How many people are in a room (and who); 404 for an unknown room."""

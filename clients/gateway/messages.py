@@ -165,6 +165,16 @@ def gateway_notice(message: str, code: str = "INVALID_INPUT") -> dict[str, Any]:
     }
 
 
+def language(item: rooms_pb2.RoomLanguage) -> dict[str, Any]:
+    """One language of rooms: heard (speakable), spoken (a voice) and translated from where."""
+    return {
+        "language": item.language,
+        "heard": item.heard,
+        "spoken": item.spoken,
+        "translated_from": list(item.translated_from),
+    }
+
+
 def room_closed(event: rooms_pb2.RoomClosed) -> dict[str, Any]:
     """``{"type": "room_closed"}``: the room was closed; the socket closes next."""
     return {"type": "room_closed", "reason": event.reason}

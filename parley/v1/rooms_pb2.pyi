@@ -396,3 +396,25 @@ class JoinResponse(_message.Message):
     room_closed: RoomClosed
     server_time: _timestamp_pb2.Timestamp
     def __init__(self, joined: _Optional[_Union[Joined, _Mapping]] = ..., participant_joined: _Optional[_Union[ParticipantJoined, _Mapping]] = ..., participant_left: _Optional[_Union[ParticipantLeft, _Mapping]] = ..., participant_updated: _Optional[_Union[ParticipantUpdated, _Mapping]] = ..., caption: _Optional[_Union[Caption, _Mapping]] = ..., audio_begin: _Optional[_Union[UtteranceAudioBegin, _Mapping]] = ..., audio_chunk: _Optional[_Union[UtteranceAudioChunk, _Mapping]] = ..., audio_end: _Optional[_Union[UtteranceAudioEnd, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ..., room_closed: _Optional[_Union[RoomClosed, _Mapping]] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListLanguagesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RoomLanguage(_message.Message):
+    __slots__ = ("language", "heard", "spoken", "translated_from")
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    HEARD_FIELD_NUMBER: _ClassVar[int]
+    SPOKEN_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATED_FROM_FIELD_NUMBER: _ClassVar[int]
+    language: str
+    heard: bool
+    spoken: bool
+    translated_from: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, language: _Optional[str] = ..., heard: _Optional[bool] = ..., spoken: _Optional[bool] = ..., translated_from: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListLanguagesResponse(_message.Message):
+    __slots__ = ("languages",)
+    LANGUAGES_FIELD_NUMBER: _ClassVar[int]
+    languages: _containers.RepeatedCompositeFieldContainer[RoomLanguage]
+    def __init__(self, languages: _Optional[_Iterable[_Union[RoomLanguage, _Mapping]]] = ...) -> None: ...

@@ -62,6 +62,11 @@ class RoomServiceStub:
                 request_serializer=parley_dot_v1_dot_rooms__pb2.JoinRequest.SerializeToString,
                 response_deserializer=parley_dot_v1_dot_rooms__pb2.JoinResponse.FromString,
                 _registered_method=True)
+        self.ListLanguages = channel.unary_unary(
+                '/parley.v1.RoomService/ListLanguages',
+                request_serializer=parley_dot_v1_dot_rooms__pb2.ListLanguagesRequest.SerializeToString,
+                response_deserializer=parley_dot_v1_dot_rooms__pb2.ListLanguagesResponse.FromString,
+                _registered_method=True)
 
 
 class RoomServiceServicer:
@@ -115,6 +120,15 @@ class RoomServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLanguages(self, request, context):
+        """The languages participants may choose: which the room hears (speak_language), which it
+        translates into and which it speaks (listen_language), as the recognition, translation and
+        speech services behind it say now. UNAVAILABLE when one of them does not answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoomServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -142,6 +156,11 @@ def add_RoomServiceServicer_to_server(servicer, server):
                     servicer.Join,
                     request_deserializer=parley_dot_v1_dot_rooms__pb2.JoinRequest.FromString,
                     response_serializer=parley_dot_v1_dot_rooms__pb2.JoinResponse.SerializeToString,
+            ),
+            'ListLanguages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLanguages,
+                    request_deserializer=parley_dot_v1_dot_rooms__pb2.ListLanguagesRequest.FromString,
+                    response_serializer=parley_dot_v1_dot_rooms__pb2.ListLanguagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -281,6 +300,33 @@ class RoomService:
             '/parley.v1.RoomService/Join',
             parley_dot_v1_dot_rooms__pb2.JoinRequest.SerializeToString,
             parley_dot_v1_dot_rooms__pb2.JoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLanguages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.v1.RoomService/ListLanguages',
+            parley_dot_v1_dot_rooms__pb2.ListLanguagesRequest.SerializeToString,
+            parley_dot_v1_dot_rooms__pb2.ListLanguagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ about orchestration can count calls or inject a fault."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import json
@@ -127,6 +128,11 @@ class Backends(Protocol):
     ) -> AsyncIterator[tts_pb2.StreamingSynthesizeResponse]:
         """One synthesis stream."""
 
+    async def catalogue(
+        self, deadline_s: float
+    ) -> tuple[stt_pb2.ListModelsResponse, list[translate_pb2.LanguagePair], list[tts_pb2.Voice]]:
+        """The recognition models, the translation pairs and the voices on offer."""
+
     async def close(self) -> None:
         """Closes the connections."""
 
@@ -201,6 +207,16 @@ class GrpcBackends:
 
     def synthesize(self, request, deadline_s):
         return self._tts.StreamingSynthesize(request, timeout=deadline_s)
+
+    async def catalogue(self, deadline_s: float):
+        models, pairs, voices = await asyncio.gather(
+            self._stt.ListModels(stt_pb2.ListModelsRequest(), timeout=deadline_s),
+            self._translate.ListLanguagePairs(
+                translate_pb2.ListLanguagePairsRequest(), timeout=deadline_s
+            ),
+            self._tts.ListVoices(tts_pb2.ListVoicesRequest(), timeout=deadline_s),
+        )
+        return models, list(pairs.pairs), list(voices.voices)
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -36,6 +36,7 @@ from services.rooms.backends import Backends, GrpcBackends
 from services.rooms.config import RoomsConfig
 from services.rooms.directory import make_directory
 from services.rooms.fanout import notice
+from services.rooms.languages import room_languages
 from services.rooms.outbox import SerializedChunk
 from services.rooms.requests import MAX_NAME_CHARS, check_create, glossary, member_from
 from services.rooms.room import DISCONNECTED, LEFT, Member, Room
@@ -55,6 +56,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         self.directory = make_directory(config)
         self._registry = self.directory.registry  # this process's rooms
         self._draining = False
+        self._backends: Backends | None = None  # given at start
 
     async def start(self, backends: Backends) -> None:
         """Gives every room its speech over ``backends`` and starts the directory."""
@@ -65,6 +67,7 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
             return RoomSpeech(room, backends, fanout, config.stt_model, config.backend_timeout_s)
 
         self._registry.speech_for = speech_for
+        self._backends = backends
         await directory.start(backends)
 
     async def CreateRoom(self, request, context):
@@ -122,6 +125,17 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
         except ParleyError as exc:
             await abort_with(context, exc)
         return rooms_pb2.CloseRoomResponse(participants_disconnected=count)
+
+    async def ListLanguages(self, request, context):
+        try:
+            models, pairs, voices = await self._backends.catalogue(self._config.backend_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"a service behind the rooms did not say what it offers: {exc.code().name}: "
+                f"{exc.details()}",
+            )
+        return room_languages(models, pairs, voices, self._config.stt_model)
 
     async def Join(
         self, request_iterator: AsyncIterator[rooms_pb2.JoinRequest], context

@@ -108,8 +108,20 @@ def test_rooms_from_the_command_line(server, tmp_path):
         listed = parley(server, "room", "list")
         assert "cli-room" in listed.stdout and "Luis (?>es)" in listed.stdout
         speaker = subprocess.run(
-            [*base, "--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk),
-             "--interim", "--wait", "3"],  # fmt: skip
+            [
+                *base,
+                "--name",
+                "Ana",
+                "--speak",
+                "en",
+                "--listen",
+                "en",
+                "--input",
+                str(talk),
+                "--interim",
+                "--wait",
+                "3",
+            ],  # fmt: skip
             capture_output=True,
             text=True,
             timeout=120,

@@ -28,6 +28,7 @@ EXPECT = {
     "StreamingSynthesize": '"audio": ',
     "CreateRoom": '"room_id": "standup"',
     "ListRooms": '"name": "Daily standup"',
+    "ListLanguages": '"translated_from": [',
 }
 
 

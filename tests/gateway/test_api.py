@@ -38,6 +38,19 @@ async def test_status_and_the_page(gateway):
             assert (await http.get(f"/app/{asset}")).status_code == 200
 
 
+async def test_the_languages_come_from_the_services(gateway):
+    async with httpx.AsyncClient(base_url=base(gateway)) as http:
+        reply = await http.get("/languages")
+    assert reply.status_code == 200
+    found = {item["language"]: item for item in reply.json()["languages"]}
+    # The default model (Whisper base) hears German and voices speak it; no route reaches it.
+    assert found["de"]["heard"] and found["de"]["spoken"] and not found["de"]["translated_from"]
+    # Spanish is heard, spoken by Pico and more, and reached from English and French.
+    es = found["es"]
+    assert es["heard"] and es["spoken"] and {"en", "fr"} <= set(es["translated_from"])
+    assert "es" not in es["translated_from"]
+
+
 async def test_two_people_through_the_gateway(gateway, rooms_server):
     async with httpx.AsyncClient(base_url=base(gateway)) as http:
         room = (await http.get("/create-room")).json()["room_id"]
@@ -159,6 +172,8 @@ async def test_a_missing_room_service_is_reported(spawn):
         assert (await http.get("/")).json()["room_service_status"] == "UNAVAILABLE"
         created = await http.get("/create-room")
         assert created.status_code == 503 and created.json()["code"] == "UNAVAILABLE"
+        languages = await http.get("/languages")
+        assert languages.status_code == 503 and languages.json()["code"] == "UNAVAILABLE"
     peer = await Peer.join(base(alone), "any", target_lang="es")
     assert await peer.closed() == 4503
     assert peer.of("error")[0]["code"] == "UNAVAILABLE"

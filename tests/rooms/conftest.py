@@ -81,6 +81,9 @@ class CountingBackends:
         async for response in self._inner.synthesize(request, deadline_s):
             yield response
 
+    async def catalogue(self, deadline_s):
+        return await self._inner.catalogue(deadline_s)
+
     async def close(self):
         await self._inner.close()
 

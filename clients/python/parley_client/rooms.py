@@ -82,6 +82,13 @@ class Rooms:
                 return rooms
             token = page.next_page_token
 
+    async def languages(self) -> list[rooms_pb2.RoomLanguage]:
+        """What rooms hear (speak_language), translate into and speak (listen_language)."""
+        reply = await self._stub.ListLanguages(
+            rooms_pb2.ListLanguagesRequest(), timeout=self._timeout
+        )
+        return list(reply.languages)
+
     async def close(self, room_id: str, reason: str = "") -> int:
         reply = await self._stub.CloseRoom(
             rooms_pb2.CloseRoomRequest(room_id=room_id, reason=reason), timeout=self._timeout
