@@ -116,6 +116,17 @@ def caption(c: rooms_pb2.Caption, own_id: str) -> dict[str, Any]:
         "language": c.language,
         "route": c.route,
         "self": c.speaker_id == own_id,
+        "timings": timings(c.timings),
+    }
+
+
+def timings(t: rooms_pb2.UtteranceTimings) -> dict[str, int]:
+    """The server's stage timings of an utterance, in ms (final captions and audio)."""
+    return {
+        "endpointing_ms": t.endpointing.ToMilliseconds(),
+        "recognition_ms": t.recognition.ToMilliseconds(),
+        "translation_ms": t.translation.ToMilliseconds(),
+        "synthesis_first_chunk_ms": t.synthesis_first_chunk.ToMilliseconds(),
     }
 
 
@@ -136,6 +147,7 @@ def audio(
         "bytes": size,
         "duration_ms": end.duration.ToMilliseconds(),
         "dropped_chunks": end.dropped_chunks,
+        "timings": timings(begin.timings),
     }
 
 

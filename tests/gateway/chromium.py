@@ -38,6 +38,9 @@ FLAGS = [
 ]
 
 
+KEYS = {"Tab": (9, ""), "Enter": (13, "\r"), "Space": (32, " ")}
+
+
 def executable() -> str:
     path = shutil.which("chromium")
     if path is None:
@@ -105,6 +108,40 @@ class Page:
                 return value
             await asyncio.sleep(0.2)
         raise AssertionError(f"not true within {within_s} s: {expression}; console: {self.console}")
+
+    async def press(self, key: str, shift: bool = False) -> None:
+        """Presses and releases one key (``Tab``, ``Enter``, ``Space``) as a keyboard would."""
+        code, text = KEYS[key]
+        common = {"key": key if key != "Space" else " ", "code": key,
+                  "windowsVirtualKeyCode": code, "modifiers": 8 if shift else 0}  # fmt: skip
+        await self.call("Input.dispatchKeyEvent", type="keyDown", text=text, **common)
+        await self.call("Input.dispatchKeyEvent", type="keyUp", **common)
+
+    async def type(self, text: str) -> None:
+        """Types ``text`` into the focused element."""
+        await self.call("Input.insertText", text=text)
+
+    async def tab_to(self, element_id: str, most: int = 40) -> list[str]:
+        """Presses Tab until the element with ``element_id`` has the focus; returns the ids
+        focused on the way. Fails if the keyboard cannot reach it."""
+        seen = []
+        for _ in range(most):
+            await self.press("Tab")
+            focused = await self.evaluate("document.activeElement?.id || ''")
+            seen.append(focused)
+            if focused == element_id:
+                return seen
+        raise AssertionError(f"Tab never reached #{element_id}; focus went {seen}")
+
+    async def resize(self, width: int, height: int, mobile: bool = False) -> None:
+        """Emulates a viewport (a phone with ``mobile``)."""
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=2 if mobile else 1,
+            mobile=mobile,
+        )
 
     async def screenshot(self, path: Path) -> Path:
         result = await self.call("Page.captureScreenshot", format="png")

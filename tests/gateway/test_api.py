@@ -34,7 +34,7 @@ async def test_status_and_the_page(gateway):
         assert browser.status_code == 307 and browser.headers["location"] == "/app/"
         page = await http.get("/app/")
         assert page.status_code == 200 and "<title>Parley</title>" in page.text
-        for asset in ("app.js", "capture.js", "style.css"):
+        for asset in ("app.js", "capture.js", "transcript.js", "style.css"):
             assert (await http.get(f"/app/{asset}")).status_code == 200
 
 

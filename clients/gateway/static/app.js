@@ -1,53 +1,101 @@
 // The Parley page: create or join a room, talk through the microphone, hear the translations,
-// read the captions and see who is in the room. It speaks the gateway's contract only:
+// read the captions (with their time and how long after the speech they came), see who is in
+// the room and save the transcript. It speaks the gateway's contract only: GET /languages,
 // GET /create-room, and WS /ws/{room}?target_lang=&source_lang=&name= carrying 16 kHz 16-bit
 // mono PCM both ways (one binary message per translated utterance) and JSON text messages.
 
+import { asSrt, asText, download } from "./transcript.js";
+
 const RATE = 16000;
-// Languages the embedded translation engine (Apertium) translates from, directly or through
-// Spanish or English; Romanian only from (Apertium has ro>es and no es>ro).
-const LANGUAGES = [
-  ["en", "English"], ["es", "Spanish"], ["fr", "French"], ["it", "Italian"],
-  ["pt", "Portuguese"], ["ca", "Catalan"], ["gl", "Galician"], ["ro", "Romanian"],
-];
-const HEARABLE = new Set(["en", "es", "fr", "it", "pt", "ca", "gl"]);
-const NAMES = Object.fromEntries(LANGUAGES);
+const NOTICE_MS = { info: 10000, warning: 20000 }; // errors stay until dismissed
+const LEVEL_EVERY_MS = 100;
 
 const $ = (id) => document.getElementById(id);
+const names = (() => {
+  try {
+    const display = new Intl.DisplayNames([navigator.language || "en"], { type: "language" });
+    return (code) => display.of(code) || code;
+  } catch {
+    return (code) => code;
+  }
+})();
 const state = {
   ws: null, joined: false, audio: null, mic: null, muted: false, playAt: 0, pendingAudio: null,
-  backlog: [],
+  backlog: [], levelTimer: null, joinedAt: 0, room: "", entries: new Map(),
 };
 
-function fillLanguages() {
-  const hear = navigator.language.slice(0, 2);
-  $("speak").add(new Option("Detect automatically", ""));
-  for (const [code, name] of LANGUAGES) {
-    $("speak").add(new Option(name, code));
-    if (!HEARABLE.has(code)) continue;
-    $("hear").add(new Option(name, code, false, code === hear));
-    $("hear-live").add(new Option(name, code));
+// --- languages ------------------------------------------------------------------------------
+
+async function loadLanguages() {
+  let languages;
+  try {
+    const reply = await fetch("/languages");
+    const body = await reply.json();
+    if (!reply.ok) throw new Error(body.detail || reply.statusText);
+    languages = body.languages;
+  } catch (error) {
+    $("languages-state").textContent =
+      `Could not load the languages: ${error.message}. Reload the page to try again.`;
+    $("languages-state").classList.add("error-state");
+    return;
   }
+  const wanted = (navigator.language || "en").slice(0, 2);
+  const speak = languages.filter((l) => l.heard);
+  // A listener's language needs a way in (a translation into it, or speech in it) and a voice.
+  const hear = languages.filter((l) => l.spoken && (l.heard || l.translated_from.length));
+  $("speak").replaceChildren(new Option("Detect automatically", ""));
+  for (const l of speak) $("speak").add(new Option(names(l.language), l.language));
+  for (const select of [$("hear"), $("hear-live")]) {
+    select.replaceChildren(
+      ...hear.map((l) => new Option(names(l.language), l.language, false, l.language === wanted)),
+    );
+  }
+  $("languages-state").textContent =
+    `${speak.length} languages heard, ${hear.length} spoken, as this server offers them.`;
+  $("join").disabled = false;
 }
+
+// --- notices --------------------------------------------------------------------------------
 
 function notice(text, severity = "info") {
   const item = document.createElement("li");
   item.className = severity;
-  item.textContent = text;
+  item.innerHTML = '<span class="message"></span><button type="button" class="dismiss"' +
+    ' aria-label="Dismiss">×</button>';
+  item.querySelector(".message").textContent = text;
+  item.querySelector(".dismiss").onclick = () => item.remove();
   $("notices").prepend(item);
-  setTimeout(() => item.remove(), 8000);
-}
-
-async function createRoom() {
-  const reply = await fetch("/create-room");
-  const body = await reply.json();
-  if (!reply.ok) return notice(`Could not create a room: ${body.detail}`, "error");
-  $("room").value = body.room_id;
+  if (NOTICE_MS[severity]) setTimeout(() => item.remove(), NOTICE_MS[severity]);
 }
 
 // --- microphone and speaker -----------------------------------------------------------------
 
+function micState(text, kind = "") {
+  $("mic-state").textContent = text;
+  $("mic-state").className = `mic-state ${kind}`;
+}
+
+async function watchPermission() {
+  try {
+    const status = await navigator.permissions.query({ name: "microphone" });
+    const show = () => {
+      if (state.mic) return;
+      const said = {
+        granted: ["allowed", "ok"],
+        denied: ["blocked: allow it in the browser's site settings, then reload", "error"],
+        prompt: ["the browser will ask when you join", ""],
+      }[status.state];
+      if (said) micState(...said);
+    };
+    show();
+    status.onchange = show;
+  } catch {
+    // Browsers without the Permissions API for microphones ask at getUserMedia.
+  }
+}
+
 async function openAudio() {
+  micState("asking the browser…");
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
   });
@@ -73,9 +121,31 @@ async function openAudio() {
   };
   source.connect(capture);
   capture.connect(context.destination); // keeps the worklet running; its output is silent
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 1024;
+  source.connect(analyser);
+  const frame = new Float32Array(analyser.fftSize);
+  state.levelTimer = setInterval(() => {
+    analyser.getFloatTimeDomainData(frame);
+    const rms = Math.sqrt(frame.reduce((sum, x) => sum + x * x, 0) / frame.length);
+    const level = state.muted ? 0 : Math.min(1, rms * 5);
+    $("level").value = level;
+    $("level").dataset.peak = Math.max(Number($("level").dataset.peak || 0), level).toFixed(3);
+  }, LEVEL_EVERY_MS);
   await context.resume();
   state.audio = context;
   state.mic = stream;
+  micState("on", "ok");
+}
+
+function micError(error) {
+  const blocked = error.name === "NotAllowedError" || error.name === "SecurityError";
+  const missing = error.name === "NotFoundError";
+  micState(blocked ? "blocked" : missing ? "none found" : "unavailable", "error");
+  return blocked
+    ? "The microphone is blocked: allow it in the browser's site settings, then join again."
+    : missing ? "No microphone was found: plug one in, then join again."
+    : `The microphone could not be opened: ${error.message}`;
 }
 
 function play(buffer) {
@@ -95,13 +165,16 @@ function play(buffer) {
 }
 
 function closeAudio() {
+  clearInterval(state.levelTimer);
   state.mic?.getTracks().forEach((track) => track.stop());
   state.audio?.close();
   state.audio = null;
   state.mic = null;
+  $("level").value = 0;
+  micState("off");
 }
 
-// --- the room -------------------------------------------------------------------------------
+// --- people and captions --------------------------------------------------------------------
 
 function setStatus(text, kind = "") {
   $("status").textContent = text;
@@ -114,12 +187,11 @@ function showPeople(message) {
     ...message.participants.map((p) => {
       const item = document.createElement("li");
       item.className = p.speaking ? "speaking" : "";
-      const speaks = p.speak_language ? NAMES[p.speak_language] || p.speak_language : "detected";
-      const hears = NAMES[p.listen_language] || p.listen_language;
+      const speaks = p.speak_language ? names(p.speak_language) : "detected";
       item.innerHTML = '<span class="dot"></span><strong></strong> <small></small>';
       item.querySelector("strong").textContent = p.name + (p.you ? " (you)" : "");
       item.querySelector("small").textContent =
-        `speaks ${speaks}, hears ${hears}${p.muted ? ", muted" : ""}`;
+        `speaks ${speaks}, hears ${names(p.listen_language)}${p.muted ? ", muted" : ""}`;
       return item;
     }),
   );
@@ -129,24 +201,61 @@ function captionItem(utteranceId) {
   return document.querySelector(`#captions li[data-utterance="${CSS.escape(utteranceId)}"]`);
 }
 
+function sinceJoin() {
+  return performance.now() - state.joinedAt;
+}
+
 function showCaption(c) {
   let item = captionItem(c.utterance_id);
   if (!item) {
     item = document.createElement("li");
     item.dataset.utterance = c.utterance_id;
-    item.innerHTML = '<div class="who"></div><p class="text"></p><p class="original"></p>';
+    item.innerHTML = '<div class="who"><span class="speaker"></span><time></time>' +
+      '<span class="latency"></span></div><p class="text"></p><p class="original"></p>' +
+      '<p class="issue"></p>';
+    item.startMs = sinceJoin();
     $("captions").append(item);
+    $("empty").hidden = true;
   }
   const translated = c.language !== c.original_language;
   item.dataset.final = String(c.is_final);
   item.classList.toggle("self", c.self);
-  item.querySelector(".who").textContent = `${c.self ? "You" : c.speaker_name}` +
+  const who = c.self ? "You" : c.speaker_name;
+  item.querySelector(".speaker").textContent = who +
     (translated ? ` · ${c.original_language} → ${c.language}` : ` · ${c.original_language}`);
   // Partial captions are not translated yet: show what is being said until the final one.
-  item.querySelector(".text").textContent = c.is_final ? c.text || c.original_text
-    : c.original_text;
+  const text = c.is_final ? c.text || c.original_text : c.original_text;
+  item.querySelector(".text").textContent = text;
   item.querySelector(".original").textContent = c.is_final && translated ? c.original_text : "";
+  if (c.is_final) finalise(item, c, who, text);
   item.scrollIntoView({ block: "end" });
+}
+
+function finalise(item, c, who, text) {
+  const at = new Date();
+  const time = item.querySelector("time");
+  time.dateTime = at.toISOString();
+  time.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit",
+    second: "2-digit" });
+  // How long after the end of the speech the text was ready, from the server's timings.
+  const t = c.timings || {};
+  const ready = (t.endpointing_ms || 0) + (t.recognition_ms || 0) + (t.translation_ms || 0);
+  item.readyMs = ready;
+  item.finalAt = performance.now();
+  item.dataset.latencyMs = String(ready);
+  const latency = item.querySelector(".latency");
+  latency.textContent = `text ${(ready / 1000).toFixed(1)} s after speech`;
+  latency.title = `end of speech confirmed after ${t.endpointing_ms} ms, recognised in ` +
+    `${t.recognition_ms} ms, translated in ${t.translation_ms} ms`;
+  state.entries.set(c.utterance_id, {
+    who, text, original: translated(c) ? c.original_text : "", at,
+    startMs: item.startMs, endMs: Math.max(sinceJoin(), item.startMs + 1000),
+  });
+  $("save-txt").disabled = $("save-srt").disabled = false;
+}
+
+function translated(c) {
+  return c.language !== c.original_language;
 }
 
 function markHeard(audio) {
@@ -154,8 +263,22 @@ function markHeard(audio) {
   const item = captionItem(audio.utterance_id);
   if (!item) return;
   item.dataset.heard = "true";
-  item.querySelector(".who").title = `spoken by ${audio.voice}, ${audio.duration_ms} ms`;
+  // End of speech -> heard: the text's delay, then the wait for its speech on this page.
+  const heard = (item.readyMs || 0) + (item.finalAt ? performance.now() - item.finalAt : 0);
+  item.dataset.heardMs = String(Math.round(heard));
+  const latency = item.querySelector(".latency");
+  latency.textContent = `heard ${(heard / 1000).toFixed(1)} s after speech`;
+  latency.title += `; first audio synthesised in ${audio.timings?.synthesis_first_chunk_ms} ms` +
+    `; ${audio.duration_ms} ms of speech by ${audio.voice}`;
 }
+
+function showIssue(message) {
+  const item = message.utterance_id && captionItem(message.utterance_id);
+  if (item) item.querySelector(".issue").textContent = message.message;
+  notice(message.message, message.severity);
+}
+
+// --- the room -------------------------------------------------------------------------------
 
 function onMessage(event) {
   if (typeof event.data !== "string") {
@@ -168,8 +291,11 @@ function onMessage(event) {
   switch (message.type) {
     case "joined":
       state.joined = true;
+      state.joinedAt = performance.now();
       $("room-id").textContent = message.room_id;
+      $("room-name").textContent = message.room_name || "Room";
       setStatus("live", "live");
+      setControls(true);
       break;
     case "participants_update":
       showPeople(message);
@@ -181,15 +307,41 @@ function onMessage(event) {
       state.pendingAudio = message;
       break;
     case "notice":
-      notice(message.message, message.severity);
+      showIssue(message);
       break;
     case "error":
-      notice(message.message, "error");
+      showRoomError(message.message);
       break;
     case "room_closed":
-      notice(`The room was closed: ${message.reason}`, "warning");
+      showRoomError(`The room was closed: ${message.reason}`);
       break;
   }
+}
+
+function showRoomError(text) {
+  $("room-error").textContent = text;
+  $("room-error").hidden = false;
+  notice(text, "error");
+}
+
+function setControls(live) {
+  for (const id of ["hear-live", "mute", "copy", "leave"]) $(id).disabled = !live;
+}
+
+function ended(close) {
+  const left = close.code === 1000;
+  setStatus(left ? "left" : `closed: ${close.reason || close.code}`, "closed");
+  closeAudio();
+  state.ws = null;
+  state.backlog = [];
+  setControls(false);
+  $("people").replaceChildren();
+  $("count").textContent = "0";
+  $("join").disabled = false;
+  $("join-form").hidden = false;
+  // What was said stays readable and can be saved; a refused join has nothing to show.
+  $("room-view").hidden = !state.joined;
+  $("join").focus();
 }
 
 async function join(event) {
@@ -200,7 +352,7 @@ async function join(event) {
     await openAudio();
   } catch (error) {
     $("join").disabled = false;
-    return notice(`No microphone: ${error.message}`, "error");
+    return notice(micError(error), "error");
   }
   const query = new URLSearchParams({
     target_lang: $("hear").value,
@@ -215,19 +367,17 @@ async function join(event) {
     state.backlog = [];
   };
   ws.onmessage = onMessage;
-  ws.onclose = (close) => {
-    setStatus(close.code === 1000 ? "left" : `closed: ${close.reason || close.code}`, "closed");
-    closeAudio();
-    state.ws = null;
-    state.backlog = [];
-    $("join").disabled = false;
-    $("join-form").hidden = false;
-    $("room-view").hidden = !state.joined; // a refused join has nothing to show
-  };
-  state.ws = ws;
-  state.joined = false;
+  ws.onclose = ended;
+  Object.assign(state, { ws, joined: false, room, entries: new Map(), playAt: 0 });
+  $("captions").replaceChildren();
+  $("empty").hidden = false;
+  $("room-error").hidden = true;
+  $("save-txt").disabled = $("save-srt").disabled = true;
   $("hear-live").value = $("hear").value;
   $("room-id").textContent = room;
+  $("room-name").textContent = "Room";
+  setStatus("connecting");
+  setControls(false);
   $("join-form").hidden = true;
   $("room-view").hidden = false;
   history.replaceState(null, "", `?room=${encodeURIComponent(room)}`);
@@ -237,8 +387,22 @@ function send(message) {
   if (state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
 }
 
+async function createRoom() {
+  const reply = await fetch("/create-room");
+  const body = await reply.json();
+  if (!reply.ok) return notice(`Could not create a room: ${body.detail}`, "error");
+  $("room").value = body.room_id;
+}
+
+function save(kind) {
+  const entries = [...state.entries.values()];
+  if (kind === "srt") download(`parley-${state.room}.srt`, asSrt(entries), "application/x-subrip");
+  else download(`parley-${state.room}.txt`, asText(state.room, entries), "text/plain");
+}
+
 function start() {
-  fillLanguages();
+  loadLanguages();
+  watchPermission();
   const room = new URLSearchParams(location.search).get("room");
   if (room) $("room").value = room;
   $("create").onclick = createRoom;
@@ -247,6 +411,8 @@ function start() {
   $("mute").onclick = () => {
     state.muted = !state.muted;
     $("mute").textContent = state.muted ? "Unmute" : "Mute";
+    $("mute").setAttribute("aria-pressed", String(state.muted));
+    micState(state.muted ? "muted" : "on", state.muted ? "" : "ok");
     send({ type: "update", muted: state.muted });
   };
   $("copy").onclick = () => {
@@ -254,6 +420,8 @@ function start() {
     navigator.clipboard?.writeText(link).then(() => notice("Invite link copied"));
   };
   $("leave").onclick = () => send({ type: "leave" });
+  $("save-txt").onclick = () => save("txt");
+  $("save-srt").onclick = () => save("srt");
 }
 
 start();
