@@ -170,6 +170,20 @@ async def test_the_page_from_join_to_leave(gateway, tmp_path):
         assert not await page.evaluate("document.getElementById('save-txt').disabled")
         assert await page.evaluate("document.getElementById('mic-state').textContent") == "off"
         await luis.wait_for(lambda: luis.of("participants_update")[-1]["count"] == 2, 10)
+
+        # A room that does not exist: the refusal is said in words, and the form stays.
+        await page.evaluate("document.getElementById('room').value = 'no-such-room'")
+        await page.evaluate("document.getElementById('join').click()")
+        refused = await page.wait_for(
+            "[...document.querySelectorAll('#notices li.error')].map(li => li.innerText)"
+            ".join('\\n')",
+            15,
+        )
+        assert "no-such-room" in refused, refused
+        await page.wait_for("document.getElementById('status').textContent.startsWith("
+                            "'closed: ')", 10)  # fmt: skip
+        assert await page.evaluate(shown("join-form"))
+        assert not await page.evaluate(shown("room-view"))
         await hans.close()
     await luis.close()
 
