@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.gateway import messages
-from clients.gateway.bridge import Bridge, JoinParams
+from clients.gateway.bridge import AUDIO_IN, AUDIO_OUT, Bridge, JoinParams
 from clients.gateway.config import GatewayConfig
 from parley.logs import get_logger
 from parley.v1 import rooms_pb2, rooms_pb2_grpc
@@ -186,8 +186,9 @@ def _join_params(room_id: str, query) -> JoinParams:
     """The join the query string asks for.
 
     Raises:
-        ValueError: for a missing target_lang or an interim value that is not a boolean. The
-            languages themselves are checked by the RoomService.
+        ValueError: for a missing target_lang, an interim value that is not a boolean, or an
+            audio_in or audio_out the gateway does not know. The languages themselves are
+            checked by the RoomService.
     """
     target = query.get("target_lang", "").strip()
     if not target:
@@ -195,10 +196,18 @@ def _join_params(room_id: str, query) -> JoinParams:
     interim = query.get("interim", "1").strip().lower()
     if interim not in _TRUE | _FALSE:
         raise ValueError(f"interim={interim!r} is not a boolean (use 1/0, true/false)")
+    audio_in = query.get("audio_in", "pcm").strip().lower()
+    if audio_in not in AUDIO_IN:
+        raise ValueError(f"audio_in={audio_in!r}: use {', '.join(AUDIO_IN)}")
+    audio_out = query.get("audio_out", "pcm").strip().lower()
+    if audio_out not in AUDIO_OUT:
+        raise ValueError(f"audio_out={audio_out!r}: use {', '.join(AUDIO_OUT)}")
     return JoinParams(
         room_id=room_id,
         target_lang=target,
         source_lang=query.get("source_lang", "").strip(),
         name=query.get("name", "").strip(),
         interim=interim in _TRUE,
+        audio_in=audio_in,
+        audio_out=audio_out,
     )

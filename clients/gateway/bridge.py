@@ -1,10 +1,12 @@
 """One browser WebSocket bridged to one RoomService ``Join`` stream.
 
-What the browser sends: binary messages of 16 kHz, 16-bit little-endian mono PCM (any size), and
-optionally JSON text messages ``{"type": "update", ...}`` (change languages, mute, rename) or
-``{"type": "leave"}``. What it receives: JSON text messages (see :mod:`clients.gateway.messages`)
-and, for each translated utterance, one binary message with the utterance's whole speech in the
-same PCM format, announced by a ``{"type": "audio"}`` message just before it.
+What the browser sends: binary messages of 16 kHz, 16-bit little-endian mono PCM (any size), or
+with ``audio_in=webm_opus`` (``ogg_opus``) the WebM (Ogg) Opus stream MediaRecorder records, in
+the pieces it gives; and optionally JSON text messages ``{"type": "update", ...}`` (change
+languages, mute, rename) or ``{"type": "leave"}``. What it receives: JSON text messages (see
+:mod:`clients.gateway.messages`) and, for each translated utterance, one binary message with the
+utterance's whole speech, announced by a ``{"type": "audio"}`` message just before it: PCM in
+that format, or with ``audio_out=ogg_opus`` one Ogg Opus file per utterance.
 
 The gateway holds no room state of its own: every decision (languages, limits, who hears what)
 is the RoomService's; the bridge only translates between the two protocols.
@@ -35,6 +37,18 @@ PCM16 = audio_pb2.AudioFormat(
 MAX_UTTERANCE_AUDIO_BYTES = RATE * 2 * 120
 # After the browser leaves, how long the RoomService may take to end the stream politely.
 LEAVE_GRACE_S = 2.0
+# What the query's audio_in and audio_out may name, and the formats they mean.
+AUDIO_IN = {
+    "pcm": PCM16,
+    "webm_opus": audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_WEBM_OPUS),
+    "ogg_opus": audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OGG_OPUS),
+}
+AUDIO_OUT = {
+    "pcm": PCM16,
+    "ogg_opus": audio_pb2.AudioFormat(
+        encoding=audio_pb2.AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24_000
+    ),
+}
 # Starts of audio files that browsers record (MediaRecorder) or read from disk: not raw PCM.
 CONTAINERS = {b"RIFF": "WAV", b"OggS": "Ogg", b"\x1aE\xdf\xa3": "WebM", b"fLaC": "FLAC"}
 
@@ -49,6 +63,8 @@ class JoinParams:
         source_lang: language they speak; empty means detect it from each utterance.
         name: name shown to the others; empty means "Guest".
         interim: also send partial captions while someone speaks.
+        audio_in: what the browser's binary messages carry (a key of :data:`AUDIO_IN`).
+        audio_out: what the translated speech is sent as (a key of :data:`AUDIO_OUT`).
     """
 
     room_id: str
@@ -56,6 +72,8 @@ class JoinParams:
     source_lang: str = ""
     name: str = ""
     interim: bool = True
+    audio_in: str = "pcm"
+    audio_out: str = "pcm"
 
     def request(self) -> rooms_pb2.JoinRequest:
         """The JoinRoom that opens the stream."""
@@ -65,8 +83,8 @@ class JoinParams:
                 display_name=self.name,
                 speak_language=self.source_lang,
                 listen_language=self.target_lang,
-                input_format=PCM16,
-                output_format=PCM16,
+                input_format=AUDIO_IN[self.audio_in],
+                output_format=AUDIO_OUT[self.audio_out],
                 interim_captions=self.interim,
             )
         )
@@ -167,11 +185,13 @@ class Bridge:
             return  # the stream ended; the downstream side reports why
 
     async def _audio_in(self, call, data: bytes) -> None:
-        container = CONTAINERS.get(data[:4])
+        container = CONTAINERS.get(data[:4]) if self._params.audio_in == "pcm" else None
         if container:
             await self._send_json(
                 messages.gateway_notice(
-                    f"ignored a {container} file: send raw 16 kHz 16-bit mono PCM, no header"
+                    f"ignored a {container} file: send raw 16 kHz 16-bit mono PCM, no header "
+                    "(or join with audio_in=webm_opus or ogg_opus to send what MediaRecorder "
+                    "records)"
                 )
             )
         elif data:

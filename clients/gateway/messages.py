@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from parley.v1 import rooms_pb2
+from parley.v1 import audio_pb2, rooms_pb2
 
 # WebSocket close codes. 4000-4999 are free for applications: 4000 + the HTTP status that
 # means the same, so that a browser's onclose handler can tell the reasons apart.
@@ -41,6 +41,11 @@ _HTTP_STATUS = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+# How the audio message names the binary message's encoding.
+_ENCODINGS = {
+    audio_pb2.AUDIO_ENCODING_LINEAR16: "pcm_s16le",
+    audio_pb2.AUDIO_ENCODING_OGG_OPUS: "ogg_opus",
 }
 # A WebSocket close reason is at most 123 bytes of UTF-8.
 _REASON_BYTES = 123
@@ -141,7 +146,7 @@ def audio(
         "language": begin.language,
         "text": begin.text,
         "voice": begin.voice,
-        "encoding": "pcm_s16le",
+        "encoding": _ENCODINGS.get(begin.audio_format.encoding, "pcm_s16le"),
         "sample_rate": begin.audio_format.sample_rate_hz,
         "channels": 1,
         "bytes": size,

@@ -114,6 +114,39 @@ async def test_two_people_through_the_gateway(gateway, rooms_server):
         assert luis.close_reason == "left the room"
 
 
+async def test_opus_in_and_out_as_browsers_record_and_play_it(gateway, rooms_server):
+    """Ana sends the WebM Opus a MediaRecorder makes, in pieces of any size; Luis asks for Ogg
+    Opus and gets one Ogg file per utterance, which decodes to the Spanish translation."""
+    from parley.codecs import CompressedDecoder
+    from tests.encoded import encode
+
+    async with httpx.AsyncClient(base_url=base(gateway)) as http:
+        room = (await http.get("/create-room")).json()["room_id"]
+    luis = await Peer.join(base(gateway), room, target_lang="es", name="Luis", audio_out="ogg_opus")
+    ana = await Peer.join(
+        base(gateway), room, target_lang="en", source_lang="en", name="Ana", audio_in="webm_opus"
+    )
+    await luis.wait_for(lambda: any(m["count"] == 2 for m in luis.of("participants_update")))
+    webm = encode(np.concatenate([silence(0.3), speak(HELLO, "en"), silence(1.5)]), "webm_opus")
+    for i in range(0, len(webm), 1000):  # MediaRecorder's pieces cut across WebM elements
+        await ana.ws.send(webm[i : i + 1000])
+    await luis.wait_for(lambda: luis.binary())
+    final = [c for c in luis.of("caption") if c["is_final"]][-1]
+    assert wer(HELLO, final["original_text"]) <= 0.2, final
+    (audio,) = luis.of("audio")
+    (clip,) = luis.binary()
+    assert audio["encoding"] == "ogg_opus" and audio["sample_rate"] == 48_000
+    assert clip.startswith(b"OggS") and audio["bytes"] == len(clip)
+    assert len(clip) < 0.15 * audio["duration_ms"] / 1000 * 32_000  # against 16 kHz PCM
+    decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
+    samples = np.concatenate([decoder.feed(clip), decoder.flush()])
+    heard = await transcribe(rooms_server.address, pcm16(samples), "es", api_key=KEY)
+    assert "buen" in heard.lower(), heard
+    assert not ana.of("notice"), ana.of("notice")  # the WebM was taken as it is
+    for peer in (ana, luis):
+        await peer.close()
+
+
 async def test_unknown_room_and_bad_joins_are_refused_clearly(gateway):
     async with httpx.AsyncClient(base_url=base(gateway)) as http:
         missing = await http.get("/rooms/no-such-room/participants")
@@ -125,6 +158,8 @@ async def test_unknown_room_and_bad_joins_are_refused_clearly(gateway):
         (room, {}, 4400, "target_lang is required"),
         (room, {"target_lang": "Spanish"}, 4400, "listen_language"),
         (room, {"target_lang": "es", "interim": "maybe"}, 4400, "interim"),
+        (room, {"target_lang": "es", "audio_in": "mp3"}, 4400, "audio_in='mp3': use pcm"),
+        (room, {"target_lang": "es", "audio_out": "wav"}, 4400, "audio_out='wav': use pcm"),
     ]
     for room_id, query, code, words in cases:
         peer = await Peer.join(base(gateway), room_id, **query)

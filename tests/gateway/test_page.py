@@ -106,6 +106,9 @@ async def test_the_page_from_join_to_leave(gateway, tmp_path):
         assert await page.evaluate("document.getElementById('room-id').textContent") == room
         assert await page.evaluate("document.getElementById('mic-state').textContent") == "on"
         assert await page.evaluate(shown("empty")), "an empty room says so"
+        # Chromium records WebM Opus and plays Ogg Opus: the page uses them.
+        audio = await page.evaluate("document.getElementById('room-view').dataset.audio")
+        assert audio == "webm_opus>ogg_opus", audio
 
         # The page's own speech, captured from the microphone, is captioned on the page...
         (own,) = await page.wait_for(FINAL_TEXTS, 40)
@@ -199,3 +202,43 @@ async def screenshots(page: Page, folder: Path) -> None:
     for shot in (desktop, phone):
         assert shot.read_bytes().startswith(b"\x89PNG")
         keep(shot)
+
+
+async def test_the_pcm_path_for_browsers_without_opus(gateway, tmp_path):
+    """``?audio=pcm``: the microphone through the AudioWorklet as 16 kHz PCM, and PCM back."""
+    site = f"http://{gateway.address}"
+    microphone = tmp_path / "microphone.wav"
+    soundfile.write(
+        microphone,
+        np.concatenate([silence(2.5), speak(HELLO, "en"), silence(3.0)]),
+        16_000,
+        subtype="PCM_16",
+    )
+    async with httpx.AsyncClient(base_url=site) as http:
+        room = (await http.get("/create-room")).json()["room_id"]
+    luis = await Peer.join(site, room, target_lang="es", source_lang="es", name="Luis")
+    async with chromium(tmp_path / "profile", microphone) as page:
+        await page.call("Page.navigate", url=f"{site}/app/?room={room}&audio=pcm")
+        await page.wait_for("document.getElementById('join')?.disabled === false", 15)
+        await page.evaluate(
+            """(() => {
+                document.getElementById('speak').value = 'en';
+                document.getElementById('hear').value = 'en';
+                document.getElementById('join').click();
+            })()"""
+        )
+        await page.wait_for("document.getElementById('status').textContent === 'live'", 15)
+        audio = await page.evaluate("document.getElementById('room-view').dataset.audio")
+        assert audio == "pcm>pcm", audio
+        (own,) = await page.wait_for(FINAL_TEXTS, 40)
+        assert wer(HELLO, own.split(" | ")[1]) <= 0.2, own
+        spanish = await luis.wait_for(lambda: [c for c in luis.of("caption") if c["is_final"]])
+        assert "buen" in spanish[0]["text"].lower()
+        data = pcm16(np.concatenate([silence(0.3), speak(HOLA, "es"), silence(1.5)]))
+        for i in range(0, len(data), 3200):
+            await luis.ws.send(data[i : i + 3200])
+        heard = await page.wait_for(
+            """document.querySelector('#captions li[data-heard="true"]')?.innerText""", 40
+        )
+        assert "table for four" in heard.lower(), heard
+    await luis.close()

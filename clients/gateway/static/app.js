@@ -1,14 +1,21 @@
 // The Parley page: create or join a room, talk through the microphone, hear the translations,
 // read the captions (with their time and how long after the speech they came), see who is in
 // the room and save the transcript. It speaks the gateway's contract only: GET /languages,
-// GET /create-room, and WS /ws/{room}?target_lang=&source_lang=&name= carrying 16 kHz 16-bit
-// mono PCM both ways (one binary message per translated utterance) and JSON text messages.
+// GET /create-room, and WS /ws/{room}?target_lang=&source_lang=&name=&audio_in=&audio_out=.
+// Where the browser can, the microphone goes out as the WebM Opus its MediaRecorder records and
+// translations come back as one Ogg Opus file per utterance (a tenth of PCM's bytes); otherwise,
+// or with ?audio=pcm in the page's address, 16 kHz 16-bit mono PCM both ways.
 
 import { asSrt, asText, download } from "./transcript.js";
 
 const RATE = 16000;
 const NOTICE_MS = { info: 10000, warning: 20000 }; // errors stay until dismissed
 const LEVEL_EVERY_MS = 100;
+const RECORDED = "audio/webm;codecs=opus";
+const RECORD_EVERY_MS = 100;
+const pcmOnly = new URLSearchParams(location.search).get("audio") === "pcm";
+const OPUS_IN = !pcmOnly && Boolean(window.MediaRecorder?.isTypeSupported(RECORDED));
+const OPUS_OUT = !pcmOnly && new Audio().canPlayType('audio/ogg; codecs="opus"') !== "";
 
 const $ = (id) => document.getElementById(id);
 const names = (() => {
@@ -21,7 +28,8 @@ const names = (() => {
 })();
 const state = {
   ws: null, joined: false, audio: null, mic: null, muted: false, playAt: 0, pendingAudio: null,
-  backlog: [], levelTimer: null, joinedAt: 0, room: "", entries: new Map(),
+  backlog: [], levelTimer: null, joinedAt: 0, room: "", entries: new Map(), recorder: null,
+  sending: Promise.resolve(), playing: Promise.resolve(),
 };
 
 // --- languages ------------------------------------------------------------------------------
@@ -102,25 +110,15 @@ async function openAudio() {
   let context;
   let source;
   try {
-    context = new AudioContext({ sampleRate: RATE }); // the browser resamples the microphone
+    // PCM goes out at 16 kHz: the browser resamples the microphone. Opus needs no such rate.
+    context = OPUS_IN ? new AudioContext() : new AudioContext({ sampleRate: RATE });
     source = context.createMediaStreamSource(stream);
   } catch {
     context = new AudioContext(); // some browsers refuse a rate other than the device's
     source = context.createMediaStreamSource(stream);
   }
-  await context.audioWorklet.addModule("capture.js");
-  const capture = new AudioWorkletNode(context, "pcm16-capture", {
-    processorOptions: { targetRate: RATE },
-  });
-  capture.port.onmessage = (event) => {
-    const ws = state.ws;
-    if (state.muted) return;
-    if (ws?.readyState === WebSocket.OPEN) ws.send(event.data);
-    // What is said while the socket opens is kept (up to 5 s) and sent once it is open.
-    else if (state.backlog.length < 50) state.backlog.push(event.data);
-  };
-  source.connect(capture);
-  capture.connect(context.destination); // keeps the worklet running; its output is silent
+  if (OPUS_IN) record(stream);
+  else await capturePcm(context, source);
   const analyser = context.createAnalyser();
   analyser.fftSize = 1024;
   source.connect(analyser);
@@ -138,6 +136,37 @@ async function openAudio() {
   micState("on", "ok");
 }
 
+// The microphone as WebM Opus, a piece every 100 ms, sent in order (the first holds the header).
+function record(stream) {
+  const recorder = new MediaRecorder(stream, { mimeType: RECORDED, audioBitsPerSecond: 32000 });
+  recorder.ondataavailable = (event) => {
+    state.sending = state.sending.then(() => event.data.arrayBuffer()).then(sendAudio);
+  };
+  recorder.start(RECORD_EVERY_MS);
+  state.recorder = recorder;
+}
+
+// The microphone as 16 kHz 16-bit PCM from an AudioWorklet, 100 ms a message.
+async function capturePcm(context, source) {
+  await context.audioWorklet.addModule("capture.js");
+  const capture = new AudioWorkletNode(context, "pcm16-capture", {
+    processorOptions: { targetRate: RATE },
+  });
+  capture.port.onmessage = (event) => {
+    if (!state.muted) sendAudio(event.data);
+  };
+  source.connect(capture);
+  capture.connect(context.destination); // keeps the worklet running; its output is silent
+}
+
+function sendAudio(data) {
+  const ws = state.ws;
+  if (ws?.readyState === WebSocket.OPEN) ws.send(data);
+  // What is said while the socket opens is kept (up to 5 s) and sent once it is open; a
+  // recording's first piece always, since it holds the header.
+  else if (state.backlog.length < 50) state.backlog.push(data);
+}
+
 function micError(error) {
   const blocked = error.name === "NotAllowedError" || error.name === "SecurityError";
   const missing = error.name === "NotFoundError";
@@ -148,24 +177,41 @@ function micError(error) {
     : `The microphone could not be opened: ${error.message}`;
 }
 
-function play(buffer) {
+// Utterances play one after another, never over each other, each starting where the previous
+// one ends (Opus files are decoded in the order they came).
+function play(buffer, described) {
   const context = state.audio;
+  if (!context || buffer.byteLength === 0) return;
+  if (described?.encoding === "ogg_opus") {
+    state.playing = state.playing
+      .then(() => context.decodeAudioData(buffer))
+      .then((clip) => schedule(clip, described))
+      .catch((error) => notice(`Could not play a translation: ${error.message}`, "warning"));
+    return;
+  }
   const samples = new Int16Array(buffer);
-  if (!context || samples.length === 0) return;
   const clip = context.createBuffer(1, samples.length, RATE);
   const channel = clip.getChannelData(0);
   for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
+  schedule(clip, described);
+}
+
+function schedule(clip, described) {
+  const context = state.audio;
+  if (!context) return;
   const node = context.createBufferSource();
   node.buffer = clip;
   node.connect(context.destination);
-  // Utterances play one after another, never over each other.
   state.playAt = Math.max(state.playAt, context.currentTime + 0.05);
   node.start(state.playAt);
   state.playAt += clip.duration;
+  markHeard(described);
 }
 
 function closeAudio() {
   clearInterval(state.levelTimer);
+  if (state.recorder?.state === "recording") state.recorder.stop();
+  state.recorder = null;
   state.mic?.getTracks().forEach((track) => track.stop());
   state.audio?.close();
   state.audio = null;
@@ -282,8 +328,7 @@ function showIssue(message) {
 
 function onMessage(event) {
   if (typeof event.data !== "string") {
-    play(event.data);
-    markHeard(state.pendingAudio);
+    play(event.data, state.pendingAudio);
     state.pendingAudio = null;
     return;
   }
@@ -358,6 +403,8 @@ async function join(event) {
     target_lang: $("hear").value,
     source_lang: $("speak").value,
     name: $("name").value.trim(),
+    audio_in: OPUS_IN ? "webm_opus" : "pcm",
+    audio_out: OPUS_OUT ? "ogg_opus" : "pcm",
   });
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(room)}?${query}`);
@@ -369,6 +416,8 @@ async function join(event) {
   ws.onmessage = onMessage;
   ws.onclose = ended;
   Object.assign(state, { ws, joined: false, room, entries: new Map(), playAt: 0 });
+  $("room-view").dataset.audio = `${query.get("audio_in")}>${query.get("audio_out")}`;
+  $("audio-format").textContent = OPUS_IN || OPUS_OUT ? "Opus audio" : "PCM audio";
   $("captions").replaceChildren();
   $("empty").hidden = false;
   $("room-error").hidden = true;
@@ -413,6 +462,8 @@ function start() {
     $("mute").textContent = state.muted ? "Unmute" : "Mute";
     $("mute").setAttribute("aria-pressed", String(state.muted));
     micState(state.muted ? "muted" : "on", state.muted ? "" : "ok");
+    // A recording goes on (silent) while muted: a WebM stream cannot skip pieces.
+    state.mic?.getAudioTracks().forEach((track) => { track.enabled = !state.muted; });
     send({ type: "update", muted: state.muted });
   };
   $("copy").onclick = () => {
