@@ -19,10 +19,16 @@ arrive and saves each translated utterance you hear as OUTPUT/<utterance_id>.wav
   --name NAME            your display name (default Guest)
   --speak LANG           language you speak, ISO 639-1 (default: detected per utterance)
   --listen LANG          language you want to hear, ISO 639-1 (required)
-  --input FILE.wav       speech to send (any rate and channels; 16 kHz mono 16-bit is native)
+  --input FILE           speech to send: a WAV (any rate and channels; 16 kHz mono 16-bit is
+                         native), or an .ogg/.opus (Ogg Opus), .webm (WebM Opus) or .flac
+                         file, sent as it is for the server to decode (end it with a second
+                         of silence, or its last sentence is heard when you leave)
   --realtime             send the input at the pace of speech (default: as fast as possible)
   --output DIR           save translated speech here (without it you get captions only)
   --output-rate HZ       sample rate of the saved speech (default 16000)
+  --output-format F      wav (default) or opus: each utterance as an Ogg Opus file
+                         (OUTPUT/<utterance_id>.ogg, 48 kHz, a tenth of the bytes)
+  --bitrate BPS          with --output-format opus: the bitrate (default 24000)
   --interim              also print partial captions
   --expect N             leave once N utterances of others have arrived in full
   --quiet-seconds S      with --input and no --expect: leave once the input is sent and
@@ -50,6 +56,8 @@ const OPTIONS = {
   realtime: { type: 'boolean', default: false },
   output: { type: 'string' },
   'output-rate': { type: 'string', default: '16000' },
+  'output-format': { type: 'string', default: 'wav' },
+  bitrate: { type: 'string', default: '24000' },
   interim: { type: 'boolean', default: false },
   expect: { type: 'string' },
   'quiet-seconds': { type: 'string', default: '3' },
@@ -90,6 +98,9 @@ function parse(argv) {
   for (const name of ['room', 'listen']) {
     if (!values[name]) throw new UsageError(`--${name} is required`);
   }
+  if (!['wav', 'opus'].includes(values['output-format'])) {
+    throw new UsageError(`--output-format must be wav or opus, not '${values['output-format']}'`);
+  }
   if (!/^[^:\s]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(values.address)) {
     throw new UsageError(`--address must be HOST:PORT, not '${values.address}'`);
   }
@@ -109,6 +120,8 @@ function parse(argv) {
     realtime: values.realtime,
     output: values.output,
     outputRate: number(values, 'output-rate', { integer: true, min: 8000 }),
+    outputFormat: values['output-format'],
+    bitrate: number(values, 'bitrate', { integer: true, min: 6000 }),
     interim: values.interim,
     expect: number(values, 'expect', { integer: true, min: 1 }),
     quietSeconds: number(values, 'quiet-seconds'),

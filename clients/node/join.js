@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 'use strict';
-// Joins a Parley room, streams a WAV as your speech, prints captions and saves what you hear.
+// Joins a Parley room, streams a recording as your speech, prints captions and saves what you hear.
 // `node join.js --help` for the options.
 
 const fs = require('node:fs');
+const path = require('node:path');
 const { parse, USAGE, UsageError } = require('./args');
 const { createClients, statusName, grpc } = require('./parley');
 const { Session } = require('./session');
 const { readWav, WavError } = require('./wav');
 
 class Failure extends Error {}
+
+// Compressed files go as they are; the server decodes them.
+const SENT_AS_IS = { '.ogg': 'OGG_OPUS', '.opus': 'OGG_OPUS', '.webm': 'WEBM_OPUS', '.flac': 'FLAC' };
 
 function loadInput(file) {
   let buffer;
@@ -19,6 +23,8 @@ function loadInput(file) {
     const reason = error.code === 'ENOENT' ? 'no such file' : error.message;
     throw new Failure(`cannot read --input ${file}: ${reason}`);
   }
+  const encoding = SENT_AS_IS[path.extname(file).toLowerCase()];
+  if (encoding) return { encoding, data: buffer, compressed: true };
   try {
     return readWav(buffer);
   } catch (error) {

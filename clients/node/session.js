@@ -10,6 +10,7 @@ const CHUNK_SECONDS = 0.1;
 // Silence sent after the input, so that the server's endpointer sees its last sentence end.
 const TAIL_SILENCE_SECONDS = 1.0;
 const LEAVE_GRACE_MS = 5000;
+const COMPRESSED_CHUNK = 4096; // bytes of a compressed input per message
 const TICK_MS = 100;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -90,18 +91,19 @@ class Session {
       display_name: o.name,
       speak_language: o.speak,
       listen_language: o.listen,
-      input_format: input
-        ? {
-            encoding: `AUDIO_ENCODING_${input.encoding}`,
-            sample_rate_hz: input.sampleRate,
-            channels: input.channels,
-          }
-        : {},
-      output_format: {
-        encoding: 'AUDIO_ENCODING_LINEAR16',
-        sample_rate_hz: o.outputRate,
-        channels: 1,
-      },
+      input_format: !input
+        ? {}
+        : input.compressed
+          ? { encoding: `AUDIO_ENCODING_${input.encoding}` }
+          : {
+              encoding: `AUDIO_ENCODING_${input.encoding}`,
+              sample_rate_hz: input.sampleRate,
+              channels: input.channels,
+            },
+      output_format:
+        o.outputFormat === 'opus'
+          ? { encoding: 'AUDIO_ENCODING_OGG_OPUS', bitrate_bps: o.bitrate }
+          : { encoding: 'AUDIO_ENCODING_LINEAR16', sample_rate_hz: o.outputRate, channels: 1 },
       delivery: this.wantsAudio
         ? 'DELIVERY_MODE_AUDIO_AND_CAPTIONS'
         : 'DELIVERY_MODE_CAPTIONS_ONLY',
@@ -151,6 +153,7 @@ class Session {
   }
 
   async send() {
+    if (this.input.compressed) return this.sendAsIs();
     const input = this.input;
     const frame = input.channels * (input.encoding === 'LINEAR16' ? 2 : 4);
     const frames = Math.max(1, Math.round(input.sampleRate * CHUNK_SECONDS));
@@ -165,6 +168,23 @@ class Session {
         await sleep(start + (at / frame / input.sampleRate) * 1000 - Date.now());
       }
       if (!this.call.write({ audio: { data: data.subarray(at, at + step) } })) {
+        await new Promise((resolve) => {
+          this.call.once('drain', resolve);
+          this.finished.then(resolve, resolve);
+        });
+      }
+    }
+    this.inputDoneAt = Date.now();
+    if (!this.leaving) this.print(`${this.stamp()} input sent`);
+  }
+
+  /** A compressed file, in pieces as a recorder gives them; the server reads it at the pace of
+   * speech (it knows the duration, the client does not). */
+  async sendAsIs() {
+    const { data, encoding } = this.input;
+    this.print(`${this.stamp()} sending ${data.length} bytes of ${encoding}`);
+    for (let at = 0; at < data.length && !this.leaving && !this.ended; at += COMPRESSED_CHUNK) {
+      if (!this.call.write({ audio: { data: data.subarray(at, at + COMPRESSED_CHUNK) } })) {
         await new Promise((resolve) => {
           this.call.once('drain', resolve);
           this.finished.then(resolve, resolve);
@@ -287,6 +307,7 @@ class Session {
   save(u, end = null) {
     if (!u.begin || !this.options.output) return;
     const fmt = u.begin.audio_format;
+    if (fmt.encoding === 'AUDIO_ENCODING_OGG_OPUS') return this.saveOgg(u, end);
     const encoding = fmt.encoding === 'AUDIO_ENCODING_FLOAT32' ? 'FLOAT32' : 'LINEAR16';
     const channels = fmt.channels || 1;
     const data = Buffer.concat(u.chunks);
@@ -305,6 +326,21 @@ class Session {
     this.print(
       `${this.stamp()} saved ${file}: ${seconds.toFixed(2)} s of ${u.begin.language} ` +
         `speech by ${speaker} (${notes.join(', ')})`,
+    );
+    u.begin = null;
+  }
+
+  /** An utterance's Ogg Opus stream, written as it came: a complete .ogg file. */
+  saveOgg(u, end) {
+    const data = Buffer.concat(u.chunks);
+    const file = path.join(this.options.output, `${safeName(u.id)}.ogg`);
+    fs.writeFileSync(file, data);
+    this.saved.push(file);
+    const seconds = end ? `${durationSeconds(end.duration).toFixed(2)} s` : 'incomplete';
+    const speaker = this.names.get(u.speakerId) || u.speakerId;
+    this.print(
+      `${this.stamp()} saved ${file}: ${seconds} of ${u.begin.language} speech by ${speaker} ` +
+        `(voice ${u.begin.voice}, Ogg Opus, ${data.length} bytes)`,
     );
     u.begin = null;
   }

@@ -144,6 +144,57 @@ def test_english_speaker_heard_in_spanish_by_another_node_client(node, server, t
     assert "buen" in text.lower(), text
 
 
+def test_opus_both_ways(node, server, tmp_path):
+    """Ana sends a WebM Opus recording as it is; Luis saves each utterance as Ogg Opus."""
+    from parley.codecs import CompressedDecoder
+    from tests.encoded import encode
+
+    talk = tmp_path / "talk.webm"
+    speech = np.concatenate([silence(0.3), speak(HELLO, "en"), silence(1.0)])
+    talk.write_bytes(encode(speech, "webm_opus"))
+    heard = tmp_path / "heard"
+    listener_out = tmp_path / "listener.txt"
+    address = ["--address", server.address, "--room", "node-opus"]
+    with listener_out.open("w") as out:
+        listener = subprocess.Popen(
+            [node, str(CLIENT / "join.js"), *address, "--create", "--name", "Luis"]
+            + ["--listen", "es", "--output", str(heard), "--output-format", "opus"]
+            + ["--expect", "1", "--wait-seconds", "45"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=NODE_ENV,
+        )
+        try:
+            wait_for_line(listener_out, "joined room node-opus", listener, within_s=15)
+            speaker = join(
+                node,
+                *address,
+                *["--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk)],
+                timeout=60,
+            )
+            listener.wait(timeout=50)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
+    assert speaker.returncode == 0, speaker.stdout + speaker.stderr
+    assert f"sending {talk.stat().st_size} bytes of WEBM_OPUS" in speaker.stdout
+    assert "you (en): Good morning" in speaker.stdout
+    heard_text = listener_out.read_text()
+    assert listener.returncode == 0, heard_text
+    (ogg,) = heard.glob("*.ogg")
+    assert f"saved {ogg}:" in heard_text and "Ogg Opus" in heard_text
+    data = ogg.read_bytes()
+    assert data.startswith(b"OggS")
+    decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
+    samples = np.concatenate([decoder.feed(data), decoder.flush()])
+    assert len(data) < 0.15 * samples.size * 2  # a tenth of the same speech in 16 kHz PCM
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
+    text = asyncio.run(transcribe(server.address, pcm, "es", api_key=KEY))
+    assert "buen" in text.lower(), text
+
+
 def test_a_missing_key_or_token_is_one_clear_line(node, server):
     keyless = {k: v for k, v in os.environ.items() if k != "PARLEY_API_KEY"}
     result = join(node, "--address", server.address, "--room", "x", "--listen", "es", env=keyless)
