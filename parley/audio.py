@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,12 +148,17 @@ class PcmDecoder:
         return len(self._pending)
 
 
-def decoder_for(fmt: AudioFormat, rate: int) -> PcmDecoder | codecs.CompressedDecoder:
+def decoder_for(
+    fmt: AudioFormat, rate: int, on_output: Callable[[], None] | None = None
+) -> PcmDecoder | codecs.CompressedDecoder:
     """A stream decoder for ``fmt``; compressed audio comes out at ``rate`` (PCM at its own,
-    see ``output_rate``)."""
+    see ``output_rate``). ``on_output`` is called (from the decoding thread) whenever a
+    container's decoder has audio ready between two feeds."""
     fmt.validate(streaming=True)
     if fmt.compressed:
-        return codecs.CompressedDecoder(fmt.encoding, fmt.sample_rate, fmt.channels, rate)
+        return codecs.CompressedDecoder(
+            fmt.encoding, fmt.sample_rate, fmt.channels, rate, on_output=on_output
+        )
     return PcmDecoder(fmt)
 
 

@@ -39,6 +39,7 @@ from services.stt.registry import ModelRegistry
 log = get_logger(__name__)
 
 FINALIZE = object()  # an input item: end the utterance in progress now
+DECODED = object()  # between input items: a container's decoder has audio ready on its own
 SENTENCE, UTTERANCE = "sentence", "utterance"
 CONTEXT_CHARS = 200  # of the committed text carried into the next decodes
 UNSPACED = {"zh", "ja", "th", "lo", "my", "yue"}  # languages written without spaces
@@ -129,7 +130,9 @@ class RecognitionStream:
     ) -> None:
         self._settings = settings
         self._registry = registry
-        self._decoder = decoder_for(settings.audio_format, SAMPLE_RATE)
+        self._decoded = asyncio.Event()  # set from the decoding thread
+        self._loop = asyncio.get_running_loop()
+        self._decoder = decoder_for(settings.audio_format, SAMPLE_RATE, self._on_decoded)
         self._resampler = StreamResampler(self._decoder.output_rate, SAMPLE_RATE)
         self._endpointer = Endpointer(settings.endpointing, turn)
         self._filter = HallucinationFilter(settings.model)
@@ -240,14 +243,47 @@ class RecognitionStream:
         self._drop_early()  # its audio held what is now final
         return found
 
+    def _on_decoded(self) -> None:
+        self._loop.call_soon_threadsafe(self._decoded.set)
+
+    async def _with_decoded(self, inputs: AsyncIterator[object]) -> AsyncIterator[object]:
+        """The inputs, with DECODED whenever a container's decoder finished audio on its own:
+        the last words of an Ogg page are heard without waiting for the next chunk."""
+        iterator = inputs.__aiter__()
+        following: asyncio.Future | None = None
+        try:
+            while True:
+                following = following or asyncio.ensure_future(iterator.__anext__())
+                waiter = asyncio.ensure_future(self._decoded.wait())
+                await asyncio.wait({following, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if self._decoded.is_set():
+                    self._decoded.clear()
+                    yield DECODED
+                if following.done():
+                    try:
+                        item = following.result()
+                    except StopAsyncIteration:
+                        return
+                    following = None
+                    yield item
+        finally:
+            if following is not None:
+                following.cancel()
+
     async def _read(self, inputs: AsyncIterator[object]) -> None:
+        if self._settings.audio_format.compressed:
+            inputs = self._with_decoded(inputs)
         try:
             async for item in inputs:
                 self._apply_commit()
                 if item is FINALIZE:
                     self._handle(await asyncio.to_thread(self._endpointer.flush))
                     continue
-                samples = self._resampler.process(self._decoder.feed(item))  # type: ignore[arg-type]
+                if item is DECODED:
+                    samples = self._resampler.process(self._decoder.take())
+                else:
+                    samples = self._resampler.process(self._decoder.feed(item))  # type: ignore[arg-type]
                 if samples.size:
                     self._handle(await asyncio.to_thread(self._endpointer.feed, samples))
                     self._maybe_partial()

@@ -75,6 +75,25 @@ async def test_compressed_speech_streamed_in_pieces_is_heard_word_for_word(stt_s
         assert heard[-1].end_offset.ToMilliseconds() <= 1000 * speech.size / 16_000
 
 
+@pytest.mark.parametrize("encoding", ["ogg_opus", "webm_opus"])
+async def test_a_container_is_heard_without_waiting_for_the_next_chunk(stt_stub, encoding):
+    """A client that sends a recording and then waits (push-to-talk, a file) gets its final
+    while the stream is still open: what the decoder finishes after a chunk is heard at once."""
+    language, text, voice = SPOKEN[0]
+    data = encode(np.concatenate([silence(0.3), say(text, voice), silence(1.5)]), encoding)
+    call = stt_stub.StreamingRecognize(timeout=30)  # it used to wait for the deadline
+    await call.write(stt_pb2.StreamingRecognizeRequest(config=config(encoding, language)))
+    await call.write(stt_pb2.StreamingRecognizeRequest(audio=audio_pb2.AudioChunk(data=data)))
+    while (response := await call.read()) is not grpc.aio.EOF:  # no more writes, no half-close
+        if response.HasField("result") and response.result.is_final:
+            break
+    assert response is not grpc.aio.EOF
+    assert wer(text, response.result.text) <= 0.15, response.result.text
+    await call.done_writing()
+    while await call.read() is not grpc.aio.EOF:
+        pass
+
+
 @pytest.mark.parametrize("encoding", ["ogg_opus", "flac", "mulaw"])
 async def test_a_whole_compressed_clip_is_recognized(stt_stub, encoding):
     language, text, voice = SPOKEN[0]
