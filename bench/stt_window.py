@@ -4,7 +4,8 @@ Every utterance is decoded both ways in the same run, one after the other (the o
 alternates), by the engine the server uses. Speech: the sentences of ``bench.sentences`` (1 to
 12 s) in en, es, fr, de and it, each spoken by several voices (Pico, espeak-ng variants, MBROLA
 and Piper at several speeds and pitches, see ``tests.voices``), clean and with pink noise at
-12 dB SNR. Reported per language and window: WER, decode time, fall-backs to the full window,
+12 dB SNR. Reported per language and window: WER (of the language's utterances together: their
+errors over their reference words), decode time, fall-backs to the full window,
 results dropped as unlikely speech (as the service drops them) and runaway outputs (more than
 1.5x the reference's words).
 
@@ -38,7 +39,7 @@ from services.stt.hallucination import reason as unlikely
 from services.stt.models import BUILTIN, default_cache_dir
 from services.stt.whisper import WhisperRecognizer
 from services.stt.window import FIT, FULL, WindowPolicy
-from tests.speech import wer
+from tests.speech import corpus_wer, wer
 from tests.voices import Voice, say, voices
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -144,8 +145,9 @@ def summarise(rows: list[dict]) -> tuple[list[tuple], list[tuple[str, float, flo
     table, verdicts = [], []
     for language in SENTENCES:
         mine = [r for r in rows if r["language"] == language]
-        full_wer = statistics.mean(min(r[FULL]["wer"], 1.0) for r in mine)
-        fit_wer = statistics.mean(min(r[FIT]["wer"], 1.0) for r in mine)
+        # Corpus WER: every error over every reference word of the language.
+        full_wer = corpus_wer((r["reference"], r[FULL]["text"]) for r in mine)
+        fit_wer = corpus_wer((r["reference"], r[FIT]["text"]) for r in mine)
         table.append((
             language, len(mine), full_wer, fit_wer,
             statistics.median(r[FULL]["seconds"] for r in mine),
@@ -205,7 +207,8 @@ def stt_window_markdown(data: dict) -> list[str]:
         "more words than the time allows, gzip ratio over 2.4, average log-probability under",
         "-1) and was decoded again with the full window; dropped results are those the service",
         "withholds as unlikely speech (services/stt/hallucination.py); a runaway is a result with",
-        "more than 1.5 times the reference's words.",
+        "more than 1.5 times the reference's words. WER is a language's errors over its",
+        "reference words, all its utterances together.",
         "",
         "| language | utterances | WER full | WER fitted | decode p50 full | decode p50 fitted |"
         " fall-backs | dropped full / fitted | runaways full / fitted |",
@@ -248,7 +251,8 @@ def report(rows: list[dict]) -> bool:
     for noisy in (False, True):
         part = [r for r in rows if r["noisy"] == noisy]
         if part:
-            full, fit = (statistics.mean(min(r[w]["wer"], 1) for r in part) for w in (FULL, FIT))
+            full, fit = (corpus_wer((r["reference"], r[w]["text"]) for r in part)
+                         for w in (FULL, FIT))  # fmt: skip
             print(f"{'noisy' if noisy else 'clean'}: WER full {full:.3f}, fit {fit:.3f}")
     print(f"\n{'length':<10}{'n':>5}{'full s p50':>12}{'fit s p50':>11}{'fit/full':>10}")
     for span, n, full, fit, ratio in by_length(rows):

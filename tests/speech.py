@@ -51,6 +51,13 @@ def _plain(text: str) -> str:
 
 def wer(reference: str, hypothesis: str) -> float:
     """Word error rate after lowercasing and removing punctuation and accents."""
+    return corpus_wer([(reference, hypothesis)])
+
+
+def corpus_wer(pairs) -> float:
+    """Word error rate of many (reference, hypothesis) pairs together: all their errors over
+    all their reference words (as sclite and jiwer count a corpus), so that a three-word
+    sentence weighs as three words, not as much as a long one."""
     import jiwer
 
     norm = jiwer.Compose(
@@ -62,8 +69,12 @@ def wer(reference: str, hypothesis: str) -> float:
             jiwer.ReduceToListOfListOfWords(),
         ]
     )
+    pairs = list(pairs)
     return jiwer.wer(
-        _plain(reference), _plain(hypothesis), reference_transform=norm, hypothesis_transform=norm
+        [_plain(r) for r, _ in pairs],
+        [_plain(h) for _, h in pairs],
+        reference_transform=norm,
+        hypothesis_transform=norm,
     )
 
 

@@ -19,6 +19,9 @@ FRAMES_PER_SECOND = 100
 FIT, FULL = "fit", "full"
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+# One to four letters over and over inside a word ("glichototototototo..."): a loop in
+# Whisper's sub-word tokens, which no language spells (numbers are left alone).
+_LETTER_LOOP = re.compile(r"([^\W\d_]{1,4}?)\1{5,}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ def repeated_span(words: list[str]) -> bool:
 
 
 def without_loops(text: str) -> str:
-    """``text`` with each decoding loop cut to its first pass ("très très très très" -> "très").
+    """``text`` with each decoding loop cut to its first pass ("très très très très" -> "très",
+    "glichototototo" -> "glichoto").
 
     For the rare output that loops with the full window too: what the speaker said is the first
     pass; the repeats are the decoder's.
@@ -106,7 +110,7 @@ def without_loops(text: str) -> str:
         ]:
             end += size
         words = words[: start + size] + words[end:]
-    return " ".join(words)
+    return _LETTER_LOOP.sub(r"\1", " ".join(words))
 
 
 def _key(word: str) -> str:
@@ -123,7 +127,7 @@ def suspect(text: str, tokens: int, seconds: float, avg_logprob: float, policy: 
     if tokens >= token_budget(seconds):
         return "token_limit"
     words = [w.lower() for w in _WORD.findall(text)]
-    if repeated_span(words):
+    if repeated_span(words) or _LETTER_LOOP.search(text):
         return "repetition"
     if len(words) > max_words(seconds):
         return "too_many_words"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -146,6 +147,48 @@ def test_rooms_from_the_command_line(server, tmp_path):
     nowhere = parley(server, "room", "join", "no-such-room", "--listen", "es", "--wait", "1")
     assert nowhere.returncode == 1 and "NOT_FOUND" in nowhere.stderr
     assert "parley room create --id ROOM' or join with --create" in nowhere.stderr
+
+
+def test_a_room_in_opus_both_ways(server, tmp_path):
+    """Ana's WebM Opus recording goes as it is; Luis keeps each utterance as Ogg Opus."""
+    from parley.codecs import CompressedDecoder
+    from tests.encoded import encode
+    from tests.speech import transcribe
+
+    talk = tmp_path / "talk.webm"
+    talk.write_bytes(encode(np.concatenate([silence(0.5), speak(HELLO, "en"), silence(1.0)]),
+                            "webm_opus"))  # fmt: skip
+    heard = tmp_path / "heard"
+    base = [tool("parley"), "room", "join", "cli-opus", "--address", server.address]
+    listener = subprocess.Popen(
+        [*base, "--create", "--name", "Luis", "--listen", "es", "--output", str(heard),
+         "--output-format", "opus", "--expect", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=CLIENT_ENV,
+    )  # fmt: skip
+    try:
+        assert "] joined room cli-opus as " in listener.stdout.readline()
+        speaker = subprocess.run(
+            [*base, "--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk),
+             "--wait", "3"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=CLIENT_ENV,
+        )  # fmt: skip
+        assert speaker.returncode == 0, speaker.stderr
+        assert "sent as it is" in speaker.stdout and "Ana (en>en): Good morning" in speaker.stdout
+        out = listener.communicate(timeout=60)[0]
+    finally:
+        listener.kill()
+    (saved,) = heard.glob("*.ogg")
+    assert f"saved {saved}" in out
+    decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
+    samples = np.concatenate([decoder.feed(saved.read_bytes()), decoder.flush()])
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
+    said = asyncio.run(transcribe(server.address, pcm, "es", api_key=KEY))
+    assert "buen" in said.lower(), said
 
 
 def test_a_missing_key_is_one_clear_line(server):

@@ -47,6 +47,10 @@ def test_suspect_names_each_symptom():
     assert suspect(fine, 9, 3.0, -0.2, policy) is None
     assert suspect(fine, token_budget(3.0), 3.0, -0.2, policy) == "token_limit"
     assert suspect("Ti richiamo dopo. Ti richiamo dopo.", 10, 3.0, -0.2, policy) == "repetition"
+    # Whisper looping inside a word, as heard in noisy French: a loop too.
+    looping = "Quand les enfants, fournant le noir, glichotototototototototototototo"
+    assert suspect(looping, 30, 7.0, -0.2, policy) == "repetition"
+    assert suspect("Il a gagné 1000000 euros, hahaha.", 10, 3.0, -0.2, policy) is None
     many = " ".join(f"word{i}" for i in range(max_words(1.0) + 1))
     assert suspect(many, 12, 1.0, -0.2, policy) == "too_many_words"
     assert suspect(fine, 9, 3.0, -1.5, policy) == "low_confidence"
@@ -117,3 +121,5 @@ def test_loops_are_cut_to_their_first_pass():
     assert without_loops("Je suis très très très très très très") == "Je suis très"
     assert without_loops("Mi senti adesso? Mi senti adesso? mi senti adesso?") == "Mi senti adesso?"
     assert without_loops("No, no, no. Thank you, thank you.") == "No, no, no. Thank you, thank you."
+    assert without_loops("fournant le noir, glichototototototototo") == "fournant le noir, glichoto"
+    assert without_loops("Il a gagné 1000000 euros.") == "Il a gagné 1000000 euros."

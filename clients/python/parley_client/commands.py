@@ -78,6 +78,9 @@ SENT_AS_IS = {
 }
 
 
+OPUS_OUT = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24_000)
+
+
 def _as_is(path: str) -> tuple[bytes, float | None]:
     """A compressed file's bytes and, where libsndfile can tell, its length in seconds."""
     if not Path(path).is_file():
@@ -178,7 +181,12 @@ async def room_list(args, parley: Connection) -> int:
 async def room_join(args, parley: Connection) -> int:
     if args.await_people and not args.input:
         raise ValueError("--await-people is for a speaker: give the recording with --input")
-    samples = _load(args.input) if args.input else None
+    encoding = SENT_AS_IS.get(Path(args.input).suffix.lower()) if args.input else None
+    speech: np.ndarray | bytes | None = None
+    if encoding is not None:
+        speech = _as_is(args.input)[0]
+    elif args.input:
+        speech = _load(args.input)
     session = parley.rooms.join(
         args.room,
         args.name,
@@ -188,8 +196,10 @@ async def room_join(args, parley: Connection) -> int:
         create=args.create,
         join_token=args.token or "",
         interim=args.interim,
+        input_format=audio_pb2.AudioFormat(encoding=encoding) if encoding is not None else None,
+        output_format=OPUS_OUT if args.output_format == "opus" else None,
     )
-    return await join.run(session, args, samples)
+    return await join.run(session, args, speech)
 
 
 # What to do about a refusal, by the command line's options rather than the protocol's fields.

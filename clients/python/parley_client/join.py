@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from parley.v1 import rooms_pb2
+from parley.v1 import audio_pb2, rooms_pb2
 from parley_client.audio import chunks, write_wav
 from parley_client.rooms import RoomSession
 
 RATE = 16_000
 CHUNK_MS = 100
+COMPRESSED_CHUNK = 4096  # bytes of a compressed file per message
 TAIL_SILENCE_S = 1.0  # after the input, so the last sentence's pause is heard
 INPUT_QUIET_S = 8.0  # after the input, leave once nothing has come for this long
 EXPECT_QUIET_S = 1.5  # after the expected captions, the quiet that says their speech is over
@@ -33,7 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="Guest", help="your display name")
     p.add_argument("--speak", default="", help="language you speak; empty to detect")
     p.add_argument("--listen", required=True, help="language you want to hear")
-    p.add_argument("--input", help="sound file to speak, streamed in real time")
+    p.add_argument(
+        "--input",
+        help="sound file to speak, streamed in real time; .ogg, .opus, .webm (Opus) and .flac "
+        "files are sent as they are, for the server to decode",
+    )
     p.add_argument(
         "--await-people",
         type=int,
@@ -42,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --input: start speaking once N other people are in the room",
     )
     p.add_argument("--output", help="folder for a WAV of each utterance you hear")
+    p.add_argument(
+        "--output-format",
+        choices=("wav", "opus"),
+        default="wav",
+        help="opus: save each utterance as the Ogg Opus the server encodes (a tenth of the bytes)",
+    )
     p.add_argument("--create", action="store_true", help="create the room if it does not exist")
     p.add_argument("--interim", action="store_true", help="also print partial captions")
     p.add_argument(
@@ -78,6 +89,7 @@ class Participant:
     heard: int = 0  # final captions of other people
     saved: list[Path] = field(default_factory=list)
     pending: dict[str, list[bytes]] = field(default_factory=dict)
+    ogg: set[str] = field(default_factory=set)  # utterances whose audio is Ogg Opus
 
     def say(self, line: str) -> None:
         print(f"[{time.monotonic() - self.started:7.2f}s] {line}", flush=True)
@@ -105,18 +117,28 @@ class Participant:
             self._caption(body)
         elif kind == "audio_begin":
             self.pending[body.utterance_id] = []
+            if body.audio_format.encoding == audio_pb2.AUDIO_ENCODING_OGG_OPUS:
+                self.ogg.add(body.utterance_id)
         elif kind == "audio_chunk" and body.utterance_id in self.pending:
             self.pending[body.utterance_id].append(body.data)
         elif kind == "audio_end":
             data = b"".join(self.pending.pop(body.utterance_id, []))
             if self.output is not None and data:
-                path = write_wav(self.output / f"{body.utterance_id}.wav", data, RATE)
-                self.saved.append(path)
-                self.say(f"saved {path}")
+                self.save(body.utterance_id, data)
         elif kind == "notice":
             self.say(f"notice: {body.message}")
         elif kind == "room_closed":
             self.say(f"room closed: {body.reason}")
+
+    def save(self, utterance_id: str, data: bytes) -> None:
+        if utterance_id in self.ogg:
+            self.output.mkdir(parents=True, exist_ok=True)
+            path = self.output / f"{utterance_id}.ogg"
+            path.write_bytes(data)  # one complete Ogg Opus stream per utterance
+        else:
+            path = write_wav(self.output / f"{utterance_id}.wav", data, RATE)
+        self.saved.append(path)
+        self.say(f"saved {path}")
 
     def _caption(self, c: rooms_pb2.Caption) -> None:
         if not c.is_final:
@@ -140,8 +162,9 @@ class Participant:
         return max(0.0, limit - (time.monotonic() - self.last_event))
 
 
-async def run(session: RoomSession, args, samples: np.ndarray | None) -> int:
-    """Joins, speaks ``samples`` (16 kHz) if any, and leaves by the rules of ``args``."""
+async def run(session: RoomSession, args, speech: np.ndarray | bytes | None) -> int:
+    """Joins, speaks ``speech`` (16 kHz samples, or a compressed file's bytes) if any, and
+    leaves by the rules of ``args``."""
     me = Participant(
         room=args.room,
         output=Path(args.output) if args.output else None,
@@ -160,18 +183,24 @@ async def run(session: RoomSession, args, samples: np.ndarray | None) -> int:
         while not me.me or len(me.others) < args.await_people:
             news.clear()
             await news.wait()
-        audio = np.concatenate([samples, np.zeros(int(RATE * TAIL_SILENCE_S), np.float32)])
-        me.say(f"speaking {samples.shape[0] / RATE:.2f} s of {args.input}")
-        started = time.monotonic()
-        for i, data in enumerate(chunks(audio, RATE, CHUNK_MS)):
-            await asyncio.sleep(max(0.0, started + i * CHUNK_MS / 1000 - time.monotonic()))
-            session.send_audio(data)
+        if isinstance(speech, bytes):
+            # The server reads a compressed stream at the pace of speech; it knows its length.
+            me.say(f"speaking {args.input} ({len(speech):,} bytes, sent as it is)")
+            for start in range(0, len(speech), COMPRESSED_CHUNK):
+                session.send_audio(speech[start : start + COMPRESSED_CHUNK])
+        else:
+            audio = np.concatenate([speech, np.zeros(int(RATE * TAIL_SILENCE_S), np.float32)])
+            me.say(f"speaking {speech.shape[0] / RATE:.2f} s of {args.input}")
+            started = time.monotonic()
+            for i, data in enumerate(chunks(audio, RATE, CHUNK_MS)):
+                await asyncio.sleep(max(0.0, started + i * CHUNK_MS / 1000 - time.monotonic()))
+                session.send_audio(data)
         me.last_event = time.monotonic()
         if me.quiet_limit is None:
             me.quiet_limit = INPUT_QUIET_S
 
     receiver = asyncio.create_task(receive())
-    speaker = asyncio.create_task(speak()) if samples is not None else None
+    speaker = asyncio.create_task(speak()) if speech is not None else None
     try:
         await asyncio.wait_for(_until_done(me, news, receiver, speaker), args.wait_seconds)
     except TimeoutError:
