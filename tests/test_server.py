@@ -93,6 +93,9 @@ async def call_empty(channel: grpc.aio.Channel, service: str, method) -> grpc.St
     return grpc.StatusCode.OK
 
 
+PEERS_DOWN = {"ListLanguages": {grpc.StatusCode.UNAVAILABLE}}
+
+
 @pytest.mark.parametrize("name", sorted(SERVICES))
 async def test_service_alone_serves_health_and_reflection(name):
     factory, module = SERVICES[name]
@@ -114,10 +117,12 @@ async def test_service_alone_serves_health_and_reflection(name):
 
             methods = module.DESCRIPTOR.services_by_name[name.split(".")[-1]].methods
             assert methods
-            # Every method answers an empty request with a deliberate status.
+            # Every method answers an empty request with a deliberate status; the rooms' list
+            # of languages comes from their peers, which are not running here.
             for method in methods:
                 code = await call_empty(channel, name, method)
-                assert code in CLEAR_ANSWERS, (method.name, code)
+                expected = CLEAR_ANSWERS | PEERS_DOWN.get(method.name, set())
+                assert code in expected, (method.name, code)
 
 
 async def test_all_services_in_one_server():

@@ -167,13 +167,22 @@ class Session {
       if (this.options.realtime) {
         await sleep(start + (at / frame / input.sampleRate) * 1000 - Date.now());
       }
-      if (!this.call.write({ audio: { data: data.subarray(at, at + step) } })) {
-        await new Promise((resolve) => {
-          this.call.once('drain', resolve);
-          this.finished.then(resolve, resolve);
-        });
-      }
+      await this.write(data.subarray(at, at + step));
     }
+    this.sent();
+  }
+
+  /** Sends one piece of audio, waiting while the stream is full. */
+  async write(data) {
+    if (!this.call.write({ audio: { data } })) {
+      await new Promise((resolve) => {
+        this.call.once('drain', resolve);
+        this.finished.then(resolve, resolve);
+      });
+    }
+  }
+
+  sent() {
     this.inputDoneAt = Date.now();
     if (!this.leaving) this.print(`${this.stamp()} input sent`);
   }
@@ -184,15 +193,9 @@ class Session {
     const { data, encoding } = this.input;
     this.print(`${this.stamp()} sending ${data.length} bytes of ${encoding}`);
     for (let at = 0; at < data.length && !this.leaving && !this.ended; at += COMPRESSED_CHUNK) {
-      if (!this.call.write({ audio: { data: data.subarray(at, at + COMPRESSED_CHUNK) } })) {
-        await new Promise((resolve) => {
-          this.call.once('drain', resolve);
-          this.finished.then(resolve, resolve);
-        });
-      }
+      await this.write(data.subarray(at, at + COMPRESSED_CHUNK));
     }
-    this.inputDoneAt = Date.now();
-    if (!this.leaving) this.print(`${this.stamp()} input sent`);
+    this.sent();
   }
 
   receive(event) {

@@ -51,6 +51,14 @@ async def downloaded(folder: Path, suffix: str, within_s: float = 10) -> str:
     raise AssertionError(f"no {suffix} file was saved in {folder}")
 
 
+def microphone(folder: Path, lead_s: float) -> Path:
+    """The fake microphone: silence while the page joins, the sentence, silence to end it."""
+    path = folder / "microphone.wav"
+    speech = np.concatenate([silence(lead_s), speak(HELLO, "en"), silence(3.0)])
+    soundfile.write(path, speech, 16_000, subtype="PCM_16")
+    return path
+
+
 def keep(shot: Path) -> None:
     folder = os.environ.get("PARLEY_PAGE_SCREENSHOTS")
     if folder:
@@ -59,21 +67,13 @@ def keep(shot: Path) -> None:
 
 async def test_the_page_from_join_to_leave(gateway, tmp_path):
     site = f"http://{gateway.address}"
-    # The microphone: silence while the page joins, the sentence, then silence to end it.
-    microphone = tmp_path / "microphone.wav"
-    soundfile.write(
-        microphone,
-        np.concatenate([silence(4.0), speak(HELLO, "en"), silence(3.0)]),
-        16_000,
-        subtype="PCM_16",
-    )
     async with httpx.AsyncClient(base_url=site) as http:
         room = (await http.get("/create-room", params={"name": "Standup"})).json()["room_id"]
         offered = (await http.get("/languages")).json()["languages"]
     luis = await Peer.join(site, room, target_lang="es", source_lang="es", name="Luis")
     saved = tmp_path / "saved"
     saved.mkdir()
-    async with chromium(tmp_path / "profile", microphone) as page:
+    async with chromium(tmp_path / "profile", microphone(tmp_path, 4.0)) as page:
         await page.call("Page.setDownloadBehavior", behavior="allow", downloadPath=str(saved))
         await page.call("Page.navigate", url=f"{site}/app/?room={room}")
         await page.wait_for("document.getElementById('join')?.disabled === false", 15)
@@ -207,17 +207,10 @@ async def screenshots(page: Page, folder: Path) -> None:
 async def test_the_pcm_path_for_browsers_without_opus(gateway, tmp_path):
     """``?audio=pcm``: the microphone through the AudioWorklet as 16 kHz PCM, and PCM back."""
     site = f"http://{gateway.address}"
-    microphone = tmp_path / "microphone.wav"
-    soundfile.write(
-        microphone,
-        np.concatenate([silence(2.5), speak(HELLO, "en"), silence(3.0)]),
-        16_000,
-        subtype="PCM_16",
-    )
     async with httpx.AsyncClient(base_url=site) as http:
         room = (await http.get("/create-room")).json()["room_id"]
     luis = await Peer.join(site, room, target_lang="es", source_lang="es", name="Luis")
-    async with chromium(tmp_path / "profile", microphone) as page:
+    async with chromium(tmp_path / "profile", microphone(tmp_path, 2.5)) as page:
         await page.call("Page.navigate", url=f"{site}/app/?room={room}&audio=pcm")
         await page.wait_for("document.getElementById('join')?.disabled === false", 15)
         await page.evaluate(

@@ -79,6 +79,32 @@ def wait_for_line(path: Path, text: str, process: subprocess.Popen, within_s: fl
     pytest.fail(f"no {text!r} from the listener: {path.read_text() if path.exists() else ''}")
 
 
+def two_in_a_room(node, server, tmp_path, room: str, listener: list[str], speaker: list[str]):
+    """Luis (``listener`` options) joins ``room`` and waits; Ana (``speaker`` options) speaks.
+    Returns Ana's finished run and everything Luis printed; Luis must leave on his own."""
+    listener_out = tmp_path / "listener.txt"
+    address = ["--address", server.address, "--room", room]
+    with listener_out.open("w") as out:
+        luis = subprocess.Popen(
+            [node, str(CLIENT / "join.js"), *address, "--create", "--name", "Luis", *listener],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=NODE_ENV,
+        )
+        try:
+            wait_for_line(listener_out, f"joined room {room}", luis, within_s=15)
+            ana = join(node, *address, "--name", "Ana", *speaker, timeout=60)
+            luis.wait(timeout=50)
+        finally:
+            if luis.poll() is None:
+                luis.kill()
+                luis.wait()
+    heard = listener_out.read_text()
+    assert luis.returncode == 0, heard
+    return ana, heard
+
+
 def test_node_unit_tests_pass(node):
     result = subprocess.run(
         [node, "--test", "test/"], cwd=CLIENT, capture_output=True, text=True, timeout=60
@@ -92,40 +118,18 @@ def test_english_speaker_heard_in_spanish_by_another_node_client(node, server, t
     speech = np.concatenate([silence(0.3), speak(HELLO, "en"), silence(1.0)])
     soundfile.write(talk, speech, 16_000, subtype="PCM_16")
     heard = tmp_path / "heard"
-    listener_out = tmp_path / "listener.txt"
-    address = ["--address", server.address, "--room", "node-cafe"]
-
-    with listener_out.open("w") as out:
-        listener = subprocess.Popen(
-            [node, str(CLIENT / "join.js"), *address, "--create", "--name", "Luis"]
-            + ["--speak", "es", "--listen", "es", "--output", str(heard)]
-            + ["--expect", "1", "--wait-seconds", "45"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=NODE_ENV,
-        )
-        try:
-            wait_for_line(listener_out, "joined room node-cafe", listener, within_s=15)
-            speaker = join(
-                node,
-                *address,
-                *["--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk)],
-                timeout=60,
-            )
-            listener.wait(timeout=50)
-        finally:
-            if listener.poll() is None:
-                listener.kill()
-                listener.wait()
+    speaker, heard_text = two_in_a_room(
+        node, server, tmp_path, "node-cafe",
+        ["--speak", "es", "--listen", "es", "--output", str(heard), "--expect", "1",
+         "--wait-seconds", "45"],
+        ["--speak", "en", "--listen", "en", "--input", str(talk)],
+    )  # fmt: skip
     said = speaker.stdout
     assert speaker.returncode == 0, said + speaker.stderr
     assert f"sending {len(speech) / 16_000:.2f} s of speech" in said
     assert "you (en): Good morning" in said  # the speaker's own caption, as confirmation
     assert "Luis" in said  # already in the room when Ana joined
 
-    heard_text = listener_out.read_text()
-    assert listener.returncode == 0, heard_text
     assert "+ Ana joined (speaks en, hears en)" in heard_text
     (caption,) = [line for line in heard_text.splitlines() if "Ana (en->es" in line]
     assert "en>pt (bergamot) > pt>es (apertium)" in caption
@@ -153,36 +157,15 @@ def test_opus_both_ways(node, server, tmp_path):
     speech = np.concatenate([silence(0.3), speak(HELLO, "en"), silence(1.0)])
     talk.write_bytes(encode(speech, "webm_opus"))
     heard = tmp_path / "heard"
-    listener_out = tmp_path / "listener.txt"
-    address = ["--address", server.address, "--room", "node-opus"]
-    with listener_out.open("w") as out:
-        listener = subprocess.Popen(
-            [node, str(CLIENT / "join.js"), *address, "--create", "--name", "Luis"]
-            + ["--listen", "es", "--output", str(heard), "--output-format", "opus"]
-            + ["--expect", "1", "--wait-seconds", "45"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=NODE_ENV,
-        )
-        try:
-            wait_for_line(listener_out, "joined room node-opus", listener, within_s=15)
-            speaker = join(
-                node,
-                *address,
-                *["--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk)],
-                timeout=60,
-            )
-            listener.wait(timeout=50)
-        finally:
-            if listener.poll() is None:
-                listener.kill()
-                listener.wait()
+    speaker, heard_text = two_in_a_room(
+        node, server, tmp_path, "node-opus",
+        ["--listen", "es", "--output", str(heard), "--output-format", "opus", "--expect", "1",
+         "--wait-seconds", "45"],
+        ["--speak", "en", "--listen", "en", "--input", str(talk)],
+    )  # fmt: skip
     assert speaker.returncode == 0, speaker.stdout + speaker.stderr
     assert f"sending {talk.stat().st_size} bytes of WEBM_OPUS" in speaker.stdout
     assert "you (en): Good morning" in speaker.stdout
-    heard_text = listener_out.read_text()
-    assert listener.returncode == 0, heard_text
     (ogg,) = heard.glob("*.ogg")
     assert f"saved {ogg}:" in heard_text and "Ogg Opus" in heard_text
     data = ogg.read_bytes()

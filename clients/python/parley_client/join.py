@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ COMPRESSED_CHUNK = 4096  # bytes of a compressed file per message
 TAIL_SILENCE_S = 1.0  # after the input, so the last sentence's pause is heard
 INPUT_QUIET_S = 8.0  # after the input, leave once nothing has come for this long
 EXPECT_QUIET_S = 1.5  # after the expected captions, the quiet that says their speech is over
+LEAVE_GRACE_S = 2.0  # how long a leaving participant waits for the room to end its stream
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -209,7 +211,15 @@ async def run(session: RoomSession, args, speech: np.ndarray | bytes | None) -> 
         if speaker is not None:
             speaker.cancel()
         session.leave()
-    await receiver
+        # Ctrl-C (this task cancelled) or a failure: the LeaveRoom is on its way; wait a
+        # moment for the room to end the stream, then end it ourselves.
+        if not receiver.done():
+            await asyncio.wait({receiver}, timeout=LEAVE_GRACE_S)
+        if not receiver.done():
+            session.cancel()
+            receiver.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await receiver
     return 0
 
 
