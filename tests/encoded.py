@@ -64,3 +64,12 @@ def encode(samples: np.ndarray, encoding: str, rate: int = 16_000, bitrate: int 
         for packet in stream.encode(None):
             output.mux(packet)
     return buffer.getvalue()
+
+
+def ogg_opus_speech(data: bytes) -> np.ndarray:
+    """An Ogg Opus stream (one utterance as the server sends it) as 16 kHz mono float32, decoded
+    by the server's own decoder."""
+    from parley.codecs import CompressedDecoder
+
+    decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
+    return np.concatenate([decoder.feed(data), decoder.flush()])

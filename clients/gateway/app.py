@@ -196,18 +196,20 @@ def _join_params(room_id: str, query) -> JoinParams:
     interim = query.get("interim", "1").strip().lower()
     if interim not in _TRUE | _FALSE:
         raise ValueError(f"interim={interim!r} is not a boolean (use 1/0, true/false)")
-    audio_in = query.get("audio_in", "pcm").strip().lower()
-    if audio_in not in AUDIO_IN:
-        raise ValueError(f"audio_in={audio_in!r}: use {', '.join(AUDIO_IN)}")
-    audio_out = query.get("audio_out", "pcm").strip().lower()
-    if audio_out not in AUDIO_OUT:
-        raise ValueError(f"audio_out={audio_out!r}: use {', '.join(AUDIO_OUT)}")
     return JoinParams(
         room_id=room_id,
         target_lang=target,
         source_lang=query.get("source_lang", "").strip(),
         name=query.get("name", "").strip(),
         interim=interim in _TRUE,
-        audio_in=audio_in,
-        audio_out=audio_out,
+        audio_in=_choice(query, "audio_in", AUDIO_IN),
+        audio_out=_choice(query, "audio_out", AUDIO_OUT),
     )
+
+
+def _choice(query, name: str, choices) -> str:
+    """The query's ``name`` (default ``pcm``), which must be one of ``choices``."""
+    value = query.get(name, "pcm").strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: use {', '.join(choices)}")
+    return value

@@ -89,6 +89,27 @@ def test_the_languages_page_is_what_the_server_says(server):
     assert table.stdout in page, "docs/languages.md is stale: regenerate it with the command"
 
 
+def two_in_a_room(server, room, common, listener_args, speaker_args, while_listening=None):
+    """Luis joins ``room`` and waits; Ana speaks. Returns Ana's finished run, Luis's process and
+    what Luis printed: he must leave on his own (``--expect``)."""
+    base = [tool("parley"), "room", "join", room, "--address", server.address, *common]
+    listener = subprocess.Popen(
+        [*base, *listener_args], stdout=subprocess.PIPE, text=True, env=CLIENT_ENV
+    )
+    try:
+        assert f"] joined room {room} as " in listener.stdout.readline()
+        if while_listening is not None:
+            while_listening()
+        speaker = subprocess.run(
+            [*base, *speaker_args], capture_output=True, text=True, timeout=120, env=CLIENT_ENV
+        )
+        assert speaker.returncode == 0, speaker.stderr
+        out = listener.communicate(timeout=60)[0]
+    finally:
+        listener.kill()
+    return speaker, listener, out
+
+
 def test_rooms_from_the_command_line(server, tmp_path):
     created = parley(server, "room", "create", "--id", "cli-room", "--name", "From the CLI")
     assert created.returncode == 0 and "room cli-room created" in created.stdout
@@ -96,44 +117,20 @@ def test_rooms_from_the_command_line(server, tmp_path):
     talk = tmp_path / "talk.wav"
     write_wav(talk, [silence(0.5), speak(HELLO, "en"), silence(1.0)])
     heard = tmp_path / "heard"
-    base = [tool("parley"), "room", "join", "cli-room", "--address", server.address]
-    base += ["--token", token]
-    listener = subprocess.Popen(
-        [*base, "--name", "Luis", "--listen", "es", "--output", str(heard), "--expect", "1"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=CLIENT_ENV,
-    )
-    try:
-        assert "] joined room cli-room as " in listener.stdout.readline()
-        listed = parley(server, "room", "list")
-        assert "cli-room" in listed.stdout and "Luis (?>es)" in listed.stdout
-        speaker = subprocess.run(
-            [
-                *base,
-                "--name",
-                "Ana",
-                "--speak",
-                "en",
-                "--listen",
-                "en",
-                "--input",
-                str(talk),
-                "--interim",
-                "--wait",
-                "3",
-            ],  # fmt: skip
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=CLIENT_ENV,
-        )
-        assert speaker.returncode == 0, speaker.stderr
-        assert "Ana (en>en): Good morning" in speaker.stdout
-        assert "Ana (en) ...Good" in speaker.stdout  # a partial caption (--interim)
-        out = listener.communicate(timeout=60)[0]  # it leaves on its own (--expect)
-    finally:
-        listener.kill()
+
+    def listed() -> None:
+        rooms = parley(server, "room", "list")
+        assert "cli-room" in rooms.stdout and "Luis (?>es)" in rooms.stdout
+
+    speaker, listener, out = two_in_a_room(
+        server, "cli-room", ["--token", token],
+        ["--name", "Luis", "--listen", "es", "--output", str(heard), "--expect", "1"],
+        ["--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk), "--interim",
+         "--wait", "3"],
+        while_listening=listed,
+    )  # fmt: skip
+    assert "Ana (en>en): Good morning" in speaker.stdout
+    assert "Ana (en) ...Good" in speaker.stdout  # a partial caption (--interim)
     assert listener.returncode == 0 and "Ana (en>es): Buen día" in out
     assert "Ana (en) ..." not in out  # no partials without --interim
     (saved,) = heard.glob("*.wav")
@@ -151,42 +148,23 @@ def test_rooms_from_the_command_line(server, tmp_path):
 
 def test_a_room_in_opus_both_ways(server, tmp_path):
     """Ana's WebM Opus recording goes as it is; Luis keeps each utterance as Ogg Opus."""
-    from parley.codecs import CompressedDecoder
-    from tests.encoded import encode
-    from tests.speech import transcribe
+    from tests.encoded import encode, ogg_opus_speech
+    from tests.speech import pcm16, transcribe
 
     talk = tmp_path / "talk.webm"
     talk.write_bytes(encode(np.concatenate([silence(0.5), speak(HELLO, "en"), silence(1.0)]),
                             "webm_opus"))  # fmt: skip
     heard = tmp_path / "heard"
-    base = [tool("parley"), "room", "join", "cli-opus", "--address", server.address]
-    listener = subprocess.Popen(
-        [*base, "--create", "--name", "Luis", "--listen", "es", "--output", str(heard),
-         "--output-format", "opus", "--expect", "1"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=CLIENT_ENV,
+    speaker, _, out = two_in_a_room(
+        server, "cli-opus", ["--create"],
+        ["--name", "Luis", "--listen", "es", "--output", str(heard), "--output-format", "opus",
+         "--expect", "1"],
+        ["--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk), "--wait", "3"],
     )  # fmt: skip
-    try:
-        assert "] joined room cli-opus as " in listener.stdout.readline()
-        speaker = subprocess.run(
-            [*base, "--name", "Ana", "--speak", "en", "--listen", "en", "--input", str(talk),
-             "--wait", "3"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=CLIENT_ENV,
-        )  # fmt: skip
-        assert speaker.returncode == 0, speaker.stderr
-        assert "sent as it is" in speaker.stdout and "Ana (en>en): Good morning" in speaker.stdout
-        out = listener.communicate(timeout=60)[0]
-    finally:
-        listener.kill()
+    assert "sent as it is" in speaker.stdout and "Ana (en>en): Good morning" in speaker.stdout
     (saved,) = heard.glob("*.ogg")
     assert f"saved {saved}" in out
-    decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
-    samples = np.concatenate([decoder.feed(saved.read_bytes()), decoder.flush()])
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
+    pcm = pcm16(ogg_opus_speech(saved.read_bytes()))
     said = asyncio.run(transcribe(server.address, pcm, "es", api_key=KEY))
     assert "buen" in said.lower(), said
 

@@ -18,7 +18,7 @@ import pytest
 import soundfile
 
 from tests.conftest import ROOT, mutual_tls_env, start_process, tool
-from tests.speech import silence, speak, transcribe
+from tests.speech import pcm16, silence, speak, transcribe
 
 CLIENT = ROOT / "clients" / "node"
 HELLO = "Good morning, how are you today?"
@@ -150,8 +150,7 @@ def test_english_speaker_heard_in_spanish_by_another_node_client(node, server, t
 
 def test_opus_both_ways(node, server, tmp_path):
     """Ana sends a WebM Opus recording as it is; Luis saves each utterance as Ogg Opus."""
-    from parley.codecs import CompressedDecoder
-    from tests.encoded import encode
+    from tests.encoded import encode, ogg_opus_speech
 
     talk = tmp_path / "talk.webm"
     speech = np.concatenate([silence(0.3), speak(HELLO, "en"), silence(1.0)])
@@ -170,11 +169,9 @@ def test_opus_both_ways(node, server, tmp_path):
     assert f"saved {ogg}:" in heard_text and "Ogg Opus" in heard_text
     data = ogg.read_bytes()
     assert data.startswith(b"OggS")
-    decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
-    samples = np.concatenate([decoder.feed(data), decoder.flush()])
+    samples = ogg_opus_speech(data)
     assert len(data) < 0.15 * samples.size * 2  # a tenth of the same speech in 16 kHz PCM
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
-    text = asyncio.run(transcribe(server.address, pcm, "es", api_key=KEY))
+    text = asyncio.run(transcribe(server.address, pcm16(samples), "es", api_key=KEY))
     assert "buen" in text.lower(), text
 
 

@@ -288,8 +288,8 @@ async def test_listeners_who_ask_for_opus_get_it_encoded_once_at_a_tenth_of_the_
     Ogg stream (encoded once for both), it decodes to the translated speech, and it takes at
     most 12% of the PCM listener's bytes."""
     from parley.audio import encode
-    from parley.codecs import CompressedDecoder
     from parley.v1 import audio_pb2
+    from tests.encoded import ogg_opus_speech
 
     ogg = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24_000)
     async with room_server(engines) as (stub, _):
@@ -311,8 +311,7 @@ async def test_listeners_who_ask_for_opus_get_it_encoded_once_at_a_tenth_of_the_
         opus = luis.audio(end.utterance_id)
         assert opus == rosa.audio(end.utterance_id), "one encoding for the group"
         assert len(opus) <= 0.12 * len(pablo.audio(end.utterance_id))
-        decoder = CompressedDecoder("ogg_opus", 48_000, 1, 16_000)
-        samples = np.concatenate([decoder.feed(opus), decoder.flush()])
+        samples = ogg_opus_speech(opus)
         heard = await transcribe(engines, encode(samples, DECODED), "es")
         assert "buen" in heard.lower(), heard
         assert abs(end.duration.ToNanoseconds() / 1e9 - samples.size / 16_000) < 0.25

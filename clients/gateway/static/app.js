@@ -6,7 +6,7 @@
 // translations come back as one Ogg Opus file per utterance (a tenth of PCM's bytes); otherwise,
 // or with ?audio=pcm in the page's address, 16 kHz 16-bit mono PCM both ways.
 
-import { asSrt, asText, download } from "./transcript.js";
+import { asSrt, asText, clock, download } from "./transcript.js";
 
 const RATE = 16000;
 const NOTICE_MS = { info: 10000, warning: 20000 }; // errors stay until dismissed
@@ -263,16 +263,17 @@ function showCaption(c) {
     $("captions").append(item);
     $("empty").hidden = true;
   }
-  const translated = c.language !== c.original_language;
+  const isTranslation = translated(c);
   item.dataset.final = String(c.is_final);
   item.classList.toggle("self", c.self);
   const who = c.self ? "You" : c.speaker_name;
   item.querySelector(".speaker").textContent = who +
-    (translated ? ` · ${c.original_language} → ${c.language}` : ` · ${c.original_language}`);
+    (isTranslation ? ` · ${c.original_language} → ${c.language}` : ` · ${c.original_language}`);
   // Partial captions are not translated yet: show what is being said until the final one.
   const text = c.is_final ? c.text || c.original_text : c.original_text;
   item.querySelector(".text").textContent = text;
-  item.querySelector(".original").textContent = c.is_final && translated ? c.original_text : "";
+  item.querySelector(".original").textContent =
+    c.is_final && isTranslation ? c.original_text : "";
   if (c.is_final) finalise(item, c, who, text);
   item.scrollIntoView({ block: "end" });
 }
@@ -281,8 +282,7 @@ function finalise(item, c, who, text) {
   const at = new Date();
   const time = item.querySelector("time");
   time.dateTime = at.toISOString();
-  time.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit",
-    second: "2-digit" });
+  time.textContent = clock(at);
   // How long after the end of the speech the text was ready, from the server's timings.
   const t = c.timings || {};
   const ready = (t.endpointing_ms || 0) + (t.recognition_ms || 0) + (t.translation_ms || 0);

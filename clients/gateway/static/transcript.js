@@ -1,7 +1,7 @@
 // The room's captions as files to save: plain text (one line per utterance, with the time it
 // was said) and SubRip subtitles (times from when the page joined).
 
-function clock(date) {
+export function clock(date) {
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 

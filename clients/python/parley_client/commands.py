@@ -81,35 +81,35 @@ SENT_AS_IS = {
 OPUS_OUT = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24_000)
 
 
-def _as_is(path: str) -> tuple[bytes, float | None]:
-    """A compressed file's bytes and, where libsndfile can tell, its length in seconds."""
+def _recording(path: str) -> tuple[np.ndarray | bytes, int | None, float | None]:
+    """A recording to send: 16 kHz samples, or a compressed file's bytes as they are; its
+    encoding (None for samples) and, where libsndfile can tell, its length in seconds."""
+    encoding = SENT_AS_IS.get(Path(path).suffix.lower())
+    if encoding is None:
+        samples = _load(path)
+        return samples, None, samples.shape[0] / RATE
     if not Path(path).is_file():
         raise ValueError(f"no such file: {path}")
     try:
         seconds = float(soundfile.info(path).duration)
     except (soundfile.LibsndfileError, RuntimeError, ValueError):
         seconds = None
-    return Path(path).read_bytes(), seconds
+    return Path(path).read_bytes(), encoding, seconds
 
 
 async def transcribe(args, parley: Connection) -> int:
-    encoding = SENT_AS_IS.get(Path(args.file).suffix.lower())
+    speech, encoding, total = _recording(args.file)
     config = parley.stt.config(args.language, args.model, RATE, args.translate)
-    if encoding is None:
-        samples = _load(args.file)
-        total: float | None = samples.shape[0] / RATE
-
-        async def audio():
-            for data in chunks(samples, RATE, 500):
-                yield data
-
-    else:
-        data, total = _as_is(args.file)
+    if encoding is not None:
         config.audio_format.CopyFrom(audio_pb2.AudioFormat(encoding=encoding))
 
-        async def audio():
-            for start in range(0, len(data), 4096):
-                yield data[start : start + 4096]
+    async def audio():
+        if isinstance(speech, bytes):
+            for start in range(0, len(speech), join.COMPRESSED_CHUNK):
+                yield speech[start : start + join.COMPRESSED_CHUNK]
+        else:
+            for data in chunks(speech, RATE, 500):
+                yield data
 
     await parley.stt.check(config)  # a refused model or language: its reason, not INTERNAL
     of = f"{total:.1f}" if total is not None else "?"
@@ -181,12 +181,7 @@ async def room_list(args, parley: Connection) -> int:
 async def room_join(args, parley: Connection) -> int:
     if args.await_people and not args.input:
         raise ValueError("--await-people is for a speaker: give the recording with --input")
-    encoding = SENT_AS_IS.get(Path(args.input).suffix.lower()) if args.input else None
-    speech: np.ndarray | bytes | None = None
-    if encoding is not None:
-        speech = _as_is(args.input)[0]
-    elif args.input:
-        speech = _load(args.input)
+    speech, encoding, _ = _recording(args.input) if args.input else (None, None, None)
     session = parley.rooms.join(
         args.room,
         args.name,

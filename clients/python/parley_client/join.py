@@ -90,8 +90,8 @@ class Participant:
     others: set[str] = field(default_factory=set)
     heard: int = 0  # final captions of other people
     saved: list[Path] = field(default_factory=list)
-    pending: dict[str, list[bytes]] = field(default_factory=dict)
-    ogg: set[str] = field(default_factory=set)  # utterances whose audio is Ogg Opus
+    # Audio of each utterance being received: its file suffix and its chunks so far.
+    pending: dict[str, tuple[str, list[bytes]]] = field(default_factory=dict)
 
     def say(self, line: str) -> None:
         print(f"[{time.monotonic() - self.started:7.2f}s] {line}", flush=True)
@@ -118,27 +118,25 @@ class Participant:
         elif kind == "caption":
             self._caption(body)
         elif kind == "audio_begin":
-            self.pending[body.utterance_id] = []
-            if body.audio_format.encoding == audio_pb2.AUDIO_ENCODING_OGG_OPUS:
-                self.ogg.add(body.utterance_id)
+            ogg = body.audio_format.encoding == audio_pb2.AUDIO_ENCODING_OGG_OPUS
+            self.pending[body.utterance_id] = (".ogg" if ogg else ".wav", [])
         elif kind == "audio_chunk" and body.utterance_id in self.pending:
-            self.pending[body.utterance_id].append(body.data)
-        elif kind == "audio_end":
-            data = b"".join(self.pending.pop(body.utterance_id, []))
-            if self.output is not None and data:
-                self.save(body.utterance_id, data)
+            self.pending[body.utterance_id][1].append(body.data)
+        elif kind == "audio_end" and body.utterance_id in self.pending:
+            suffix, pieces = self.pending.pop(body.utterance_id)
+            if self.output is not None and pieces:
+                self.save(self.output / f"{body.utterance_id}{suffix}", b"".join(pieces))
         elif kind == "notice":
             self.say(f"notice: {body.message}")
         elif kind == "room_closed":
             self.say(f"room closed: {body.reason}")
 
-    def save(self, utterance_id: str, data: bytes) -> None:
-        if utterance_id in self.ogg:
-            self.output.mkdir(parents=True, exist_ok=True)
-            path = self.output / f"{utterance_id}.ogg"
+    def save(self, path: Path, data: bytes) -> None:
+        if path.suffix == ".ogg":
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)  # one complete Ogg Opus stream per utterance
         else:
-            path = write_wav(self.output / f"{utterance_id}.wav", data, RATE)
+            path = write_wav(path, data, RATE)
         self.saved.append(path)
         self.say(f"saved {path}")
 

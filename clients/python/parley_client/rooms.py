@@ -110,10 +110,10 @@ class Rooms:
         output_format: audio_pb2.AudioFormat | None = None,
     ) -> RoomSession:
         """Joins a room; audio in and out is 16-bit mono PCM at ``rate`` unless
-        ``input_format`` or ``output_format`` says otherwise; ``interim`` asks for partial captions
-        while people speak (for example
+        ``input_format`` or ``output_format`` says otherwise (for example
         ``AudioFormat(encoding=AUDIO_ENCODING_OGG_OPUS, bitrate_bps=24000)``: Opus out, or the
-        WebM Opus a browser records in)."""
+        WebM Opus a browser records in); ``interim`` asks for partial captions while people
+        speak."""
         fmt = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hz=rate)
         return RoomSession(
             self._stub,
