@@ -45,6 +45,7 @@ class Utterance:
     end_offset: Duration
     endpointing_s: float
     recognition_s: float
+    closes_run: bool = False  # the last piece of an utterance heard in pieces as it went on
 
     def timings(self, translation_s: float, synthesis_s: float = 0.0) -> rooms_pb2.UtteranceTimings:
         """The server-side stage timings, up to translation or to the first audio chunk."""
@@ -355,7 +356,9 @@ class FanOut:
         The text's expected length (the seconds a character of this language's speech took in
         this room so far) is weighed against the time the speaker took to say it and what is
         queued. Without the speaker's timing, only what is queued counts: over the bound, at
-        least half way to ``catch_up_rate``, all the way at twice the bound.
+        least half way to ``catch_up_rate``, all the way at twice the bound. The last piece of
+        an utterance heard in pieces (the speaker ran on, then stopped) has no more speech to
+        keep pace with: it is spoken fast enough to leave at most the bound to hear.
         """
         room = self._room
         bound = room.catch_up_after_s
@@ -363,9 +366,10 @@ class FanOut:
             return 1.0
         backlog = max(0.0, room.audio_queued.get(language, 0.0) - time.perf_counter())
         said = (u.end_offset.ToNanoseconds() - u.start_offset.ToNanoseconds()) / 1e9
-        if said > 0:  # the recogniser said where the words were
+        if said > 0 or u.closes_run:  # the recogniser said where the words were
             expected = len(text) * room.speech_per_char.get(language, SPEECH_PER_CHAR)
-            allowed = bound + said - backlog
+            # After the last piece of a run-on utterance no more words come to keep pace with.
+            allowed = bound - backlog + (0.0 if u.closes_run else said)
             rate = expected / allowed if allowed > 0 else room.catch_up_rate
         elif backlog > bound:
             behind = min(1.0, (backlog - bound) / bound)

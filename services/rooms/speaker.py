@@ -203,6 +203,7 @@ class SpeakerStream:
                 end_offset=result.end_offset,
                 endpointing_s=ended - spoke_until,
                 recognition_s=now - ended,
+                closes_run=not result.mid_utterance and result.segment_index > 0,
             )
         )
 

@@ -1,16 +1,23 @@
 """Committing the sentences of an utterance while it goes on (LocalAgreement-2, as in ufal's
-whisper_streaming, committed at sentence ends).
+whisper_streaming, committed at sentence and clause ends).
 
 The audio of the unfinished utterance is decoded again every so often, from the same start.
 Words that two consecutive decodes agree on will not change; of those, the words up to the last
-sentence end (or, in speech that runs on for ten words or more with no sentence end, the last
-clause end) that both decodes punctuate are committed. Where the decodes agree on the words but
-not on any punctuation for :data:`RUN_ON_S` of audio (a flat voice, read fast), the agreed words
-up to the widest pause between two of them are committed instead, so no sentence waits for the
-utterance's length limit. Committed words become a final result, their
-audio leaves the buffer (cut between the last committed word and the next one, by Whisper's
-word timings), and the next decodes start after it, with the committed text as context. Pure
-logic: :class:`SentenceCommitter` sees words and times, never audio or a model.
+sentence end are committed. With no sentence end, they are committed up to the last clause end
+(a comma, a colon) both decodes punctuate after :data:`MIN_CLAUSE_WORDS` words or more: in
+speech that runs on, Whisper often writes a comma where a sentence ends. Failing that, up to
+the last agreed word after which the voice activity model heard the speaker pause. Failing
+that, once :data:`ANCHOR_AFTER_S` of audio wait, up to a clause end (punctuated, or a pause)
+that both decodes put after the same words at the same moment, whatever came before it (unclear
+speech makes Whisper guess a word differently each time). And once the agreed words reach
+:data:`RUN_ON_S` of audio, up to the widest gap between two of them. So a listener hears a long
+sentence in pieces of a few seconds while the speaker goes on, and is a piece behind when the
+speaker stops, not a sentence.
+
+Committed words become a final result, their audio leaves the buffer (cut inside the pause
+heard after the last committed word, or else between it and the next one by Whisper's word
+timings), and the next decodes start after it, with the committed text as context. Pure logic:
+:class:`SentenceCommitter` sees words, times and pauses, never audio or a model.
 """
 
 from __future__ import annotations
@@ -23,9 +30,12 @@ from services.stt.engine import Word
 
 SENTENCE_END = re.compile(r"[.!?。！？…]['\"”’)\]]*$")
 PAUSE = re.compile(r"[.!?。！？…,;:，、；：]['\"”’)\]]*$")  # the end of a sentence or a clause
-CLAUSE_AFTER_WORDS = 10  # with no sentence end, a clause end commits once this many words agree
-MIN_CLAUSE_WORDS = 6
-RUN_ON_S = 5.0  # audio with no agreed punctuation after which the widest agreed pause commits
+MIN_CLAUSE_WORDS = 4  # words a committed clause (or run-on piece) has at least
+RUN_ON_S = 4.0  # agreed speech with no agreed punctuation after which the widest pause commits
+ANCHOR_WORDS = 3  # words before a clause end that two decodes must share to agree on it
+ANCHOR_S = 0.4  # how far apart in time two decodes may put the same clause end
+TIMING_S = 0.4  # how early Whisper may end a word before the pause after it
+ANCHOR_AFTER_S = 3.0  # audio held before a clause end is agreed on by its place alone
 _KEY = re.compile(r"\w+", re.UNICODE)
 TAIL_S = 0.3  # after the last word of a decode, how far its audio may reach
 OVERLAP_WORDS = 3  # at most this many words of a new decode may repeat the committed end
@@ -63,9 +73,15 @@ class SentenceCommitter:
         """The audio now starts elsewhere (a commit, or a new utterance): forget the last decode."""
         self._previous = None
 
-    def offer(self, words: Sequence[Word], audio_s: float) -> Commit | None:
+    def offer(
+        self, words: Sequence[Word], audio_s: float, pauses: Sequence[tuple[float, float]] = ()
+    ) -> Commit | None:
         """The next decode's words (of ``audio_s`` seconds of audio from the same start); a
-        Commit when it and the previous decode agree up to a sentence end."""
+        Commit when it and the previous decode agree up to a sentence or clause end.
+
+        ``pauses``: (start, end) seconds of the silences the voice activity model heard in that
+        audio; a cut falls inside one where it can, and one after agreed words ends a clause.
+        """
         previous, self._previous = self._previous, list(words)
         if previous is None:
             return None
@@ -82,13 +98,21 @@ class SentenceCommitter:
             if SENTENCE_END.search(words[i].word)
             and (i + 1 < len(words) or PAUSE.search(previous[i].word))
         ]  # fmt: skip
-        if not ends and agreed >= CLAUSE_AFTER_WORDS:
-            # Run-on speech: a clause end both decodes agree on, not too short a piece.
+        if not ends:
+            # A sentence still going on: a clause end both decodes agree on, not too short a
+            # piece (Whisper often writes a comma where a sentence ends in run-on speech).
             ends = [
                 i for i in range(MIN_CLAUSE_WORDS - 1, agreed)
                 if PAUSE.search(words[i].word) and PAUSE.search(previous[i].word)
             ]  # fmt: skip
-        if not ends and audio_s >= RUN_ON_S:
+        paused = _paused(words, pauses)
+        if not ends:
+            # The speaker paused after agreed words: a breath between two phrases.
+            ends = [i for i in range(MIN_CLAUSE_WORDS - 1, min(agreed, len(words) - 1))
+                    if i in paused]  # fmt: skip
+        if not ends and audio_s >= ANCHOR_AFTER_S:
+            ends = _anchored_clause_ends(previous, words, agreed, paused)
+        if not ends and agreed and words[agreed - 1].end >= RUN_ON_S:
             ends = _widest_pause(words, agreed)
         if not ends:
             return None
@@ -96,8 +120,55 @@ class SentenceCommitter:
         end = words[last].end
         following = words[last + 1].start if last + 1 < len(words) else min(end + TAIL_S, audio_s)
         cut = min(max(end, (end + following) / 2), audio_s)
+        if last in paused:  # in the silence, not by the words' rough timings
+            cut = min(sum(paused[last]) / 2, audio_s)
         self._previous = None  # the next decode starts at the cut
         return Commit(tuple(words[: last + 1]), cut)
+
+
+def _paused(words: Sequence[Word], pauses: Sequence[tuple[float, float]]) -> dict[int, tuple]:
+    """{i: pause} for each pause heard between word i and the next one (or after the last).
+
+    Whisper's word timings run early around a pause (a word ends before the silence starts and
+    the next one stretches back into it), so a pause follows the last word that ends before it
+    starts, if that word ends within :data:`TIMING_S` of it.
+    """
+    found = {}
+    for start, end in pauses:
+        before = [i for i, w in enumerate(words) if w.end <= start]
+        if before and start - words[before[-1]].end <= TIMING_S:
+            found[before[-1]] = (start, end)
+    return found
+
+
+def _anchored_clause_ends(
+    previous: Sequence[Word], words: Sequence[Word], agreed: int, paused: dict[int, tuple]
+) -> list[int]:
+    """Clause ends of this decode, past the agreed words, that the previous decode has too: the
+    same :data:`ANCHOR_WORDS` words before the same punctuation (or before a pause heard in the
+    audio), at the same time (within :data:`ANCHOR_S`), with the next words already heard.
+
+    Unclear speech makes Whisper guess a word differently at each decode; agreement word by word
+    from the start then stops at that word, and everything after it would wait for the end of
+    the utterance. Two decodes that end a clause alike at the same moment agree on where it
+    ends, whatever they guessed before it: this decode's words up to there are committed, which
+    is no less than what one decode at the end of the utterance would give.
+    """
+    found = []
+    for i in range(max(agreed, MIN_CLAUSE_WORDS - 1), len(words) - 1):
+        heard_pause = i in paused
+        if not (heard_pause or PAUSE.search(words[i].word)):
+            continue
+        tail = [key(w.word) for w in words[i - ANCHOR_WORDS + 1 : i + 1]]
+        for j in range(ANCHOR_WORDS - 1, len(previous)):
+            if (
+                abs(previous[j].end - words[i].end) <= ANCHOR_S
+                and (heard_pause or PAUSE.search(previous[j].word))
+                and [key(w.word) for w in previous[j - ANCHOR_WORDS + 1 : j + 1]] == tail
+            ):
+                found.append(i)
+                break
+    return found
 
 
 def _widest_pause(words: Sequence[Word], agreed: int) -> list[int]:

@@ -168,6 +168,22 @@ class Endpointer:
         """Audio of the utterance in progress (for partial hypotheses)."""
         return np.concatenate(self._buffer) if self._buffer else np.zeros(0, np.float32)
 
+    def pauses(self, min_ms: int = 60) -> list[tuple[int, int]]:
+        """(start, end) stream samples of each silence of ``min_ms`` or more inside the
+        utterance in progress, the one going on included: where the speaker stopped for breath
+        between words, which Whisper's word timings place only roughly."""
+        found, run = [], 0
+        needed = max(1, -(-_ms(min_ms) // FRAME))  # whole frames, rounded up
+        for k, prob in enumerate([*self._probs, 1.0]):  # 1.0 closes a run that goes on
+            if prob < self._neg_threshold and k < len(self._probs):
+                run += 1
+                continue
+            if run >= needed:
+                start = self._speech_start + (k - run) * FRAME
+                found.append((start, start + run * FRAME))
+            run = 0
+        return found
+
     def commit(self, sample: int) -> None:
         """Drops the utterance's audio before stream sample ``sample`` (what it holds was
         committed): it goes on from there, and its length limit counts from there."""

@@ -95,6 +95,7 @@ class _Pending:
     generation: int = 0
     origin: int = 0
     committed: str = ""
+    pauses: tuple[tuple[float, float], ...] = ()  # seconds from origin: silences heard
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class RecognitionStream:
         found = []
         if self._sentence and pending.generation == self._generation:
             audio_s = (pending.end - pending.origin) / SAMPLE_RATE
-            commit = self._committer.offer(transcript.words, audio_s)
+            commit = self._committer.offer(transcript.words, audio_s, pending.pauses)
             if commit is not None:
                 found += self._commit(pending, transcript, commit, timed.seconds)
                 rest = transcript.words[len(commit.words) :]
@@ -228,15 +229,22 @@ class RecognitionStream:
     def _commit(self, pending: _Pending, transcript: Transcript, commit, seconds: float):
         """Makes a final of the words agreed on; the audio they took leaves the utterance."""
         cut = pending.origin + int(commit.cut_s * SAMPLE_RATE)
+        # A word cut in two at the last boundary is heard on both sides of it: said once.
+        words = commit.words
+        if transcript.language not in UNSPACED:
+            text = joined(words, transcript.language)
+            words = words[
+                len(text.split()) - len(without_repeated_head(text, self._context).split()) :
+            ]
         final = dataclasses.replace(
-            transcript, text=joined(commit.words, transcript.language), words=commit.words
+            transcript, text=joined(words, transcript.language), words=words
         )
         found = []
-        if not self._filter.dropped(final, pending.speech_probability, True, agreed=True):
+        if words and not self._filter.dropped(final, pending.speech_probability, True, agreed=True):
             found.append(Hypothesis(pending.index, True, 1.0, final, pending.origin, cut, seconds,
                                     self._segment, mid_utterance=True))  # fmt: skip
+            self._segment += 1
         self._context = f"{self._context} {final.text}".strip()
-        self._segment += 1
         self._generation += 1
         self._committed_until = self._pending_commit = cut
         self._partial_words = []
@@ -386,7 +394,9 @@ class RecognitionStream:
         )
         self._partial_pending = future
         index = self._endpointer.utterance_index
+        pauses = tuple(((start - origin) / SAMPLE_RATE, (end - origin) / SAMPLE_RATE)
+                       for start, end in self._endpointer.pauses() if start >= origin)  # fmt: skip
         self._out.put_nowait(
             _Pending(future, index, origin, position, False, segment=self._segment,
-                     generation=self._generation, origin=origin)
+                     generation=self._generation, origin=origin, pauses=pauses)
         )  # fmt: skip

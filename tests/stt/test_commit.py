@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 
 from parley.v1 import audio_pb2, stt_pb2
 from services.stt.commit import SentenceCommitter, without_repeated_head
@@ -46,23 +47,64 @@ def test_decodes_that_disagree_commit_nothing():
     assert committer.offer(words("Please send me the report. Before Friday"), 2.4) is None
 
 
-def test_run_on_speech_commits_at_a_clause_end_once_long_enough():
+def test_a_clause_end_both_decodes_agree_on_commits_if_the_clause_is_long_enough():
     committer = SentenceCommitter()
     long = "and we can review the plan together on Monday morning, and then we will go"
     committer.offer(words(long), 5.0)
     commit = committer.offer(words(long + " home"), 5.3)
     assert commit.text == "and we can review the plan together on Monday morning,"
+    # Whisper wrote a full stop, then a comma, where one sentence ran into the next.
+    committer = SentenceCommitter()
+    committer.offer(words("I will call you back after the meeting."), 2.0)
+    commit = committer.offer(words("I will call you back after the meeting, we need"), 2.8)
+    assert commit.text == "I will call you back after the meeting,"
+    # Too short a clause waits: "Yes," is not sent on its own.
+    committer = SentenceCommitter()
+    committer.offer(words("Yes, of course"), 1.0)
+    assert committer.offer(words("Yes, of course we"), 1.3) is None
+
+
+def test_a_word_guessed_differently_each_time_does_not_hold_back_the_clause_after_it():
+    committer = SentenceCommitter()
+    committer.offer(words("me voy a suier a vos, por favor, emi a mi"), 3.5)
+    commit = committer.offer(words("me voy a suir a vos, por favor, envíame el informe"), 3.9)
+    # The second decode's words, up to where both end the same clause at the same time.
+    assert commit.text == "me voy a suir a vos, por favor,"
+    # The same words at another time are another clause: no commit.
+    committer = SentenceCommitter()
+    committer.offer(words("me voy a suier a vos, por favor, emi a mi"), 3.5)
+    shifted = [Word(w.word, w.start + 0.6, w.end + 0.6, w.probability)
+               for w in words("me voy a suir a vos, por favor, envíame el informe")]  # fmt: skip
+    assert committer.offer(shifted, 3.9) is None
+
+
+def test_a_pause_heard_after_agreed_words_commits_them_and_the_cut_falls_in_it():
+    committer = SentenceCommitter()
+    spoken = words("i think we should start the project next week and we can review the plan")
+    # Whisper ends "week" (2.65 s) 0.25 s before the pause heard (2.9-3.2 s) and stretches
+    # "and" (2.7-2.95 s) back into it, as its timings do around a pause.
+    pauses = [(0.05, 0.1), (2.9, 3.2)]
+    committer.offer(spoken[:-2], 4.0, pauses)
+    commit = committer.offer(spoken, 4.6, pauses)
+    assert commit.text == "i think we should start the project next week"
+    assert commit.cut_s == pytest.approx(3.05)
+    # No pause heard: nothing to cut at yet.
+    committer = SentenceCommitter()
+    committer.offer(spoken[:-2], 4.0)
+    assert committer.offer(spoken, 4.6) is None
 
 
 def test_words_agreed_with_no_punctuation_commit_at_the_widest_pause_once_long_enough():
     committer = SentenceCommitter()
-    first = words("please send me the report before friday the train leaves at eight")
+    first = words(
+        "please send me the report before friday the train leaves at eight in the morning"
+    )
     # The speaker paused after "friday" (the 7th word): 0.4 s instead of 0.05 s.
     paused = [w if i < 7 else Word(w.word, w.start + 0.35, w.end + 0.35, w.probability)
               for i, w in enumerate(first)]  # fmt: skip
-    committer.offer(paused[:-1], 3.9)
-    assert committer.offer(paused, 4.2) is None  # not yet run on for long enough
-    commit = committer.offer(paused, 5.3)
+    committer.offer(paused[:-3], 3.9)
+    assert committer.offer(paused[:-2], 4.2) is None  # agreed on 3.9 s: not yet long enough
+    commit = committer.offer(paused[:-1], 4.5)
     assert commit.text == "please send me the report before friday"
     assert paused[6].end <= commit.cut_s <= paused[7].start
 

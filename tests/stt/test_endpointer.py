@@ -63,6 +63,23 @@ def test_a_short_pause_inside_a_sentence_does_not_split_it():
     assert len(split) >= 2
 
 
+def test_a_pause_inside_the_utterance_is_reported_where_it_was_heard():
+    clips = []
+    for text, voice in (("Please send me the report", "en"), ("before Friday.", "en")):
+        start_ms, end_ms = voiced_span_ms(speak(text, voice))
+        clips.append(speak(text, voice)[int(start_ms * 16) : int(end_ms * 16)])
+    stream = np.concatenate([silence(0.5), clips[0], silence(0.25), clips[1]])
+    endpointer = Endpointer(EndpointingOptions())
+    for i in range(0, stream.size, 1600):
+        endpointer.feed(stream[i : i + 1600])
+    gap_start = 8000 + clips[0].size  # stream samples
+    pauses = [p for p in endpointer.pauses() if p[1] - p[0] >= 16_000 * 0.1]
+    assert len(pauses) == 1, endpointer.pauses()
+    start, end = pauses[0]
+    # Heard within a frame or two of where the silence really is.
+    assert gap_start - 1100 <= start and end <= gap_start + 4000 + 1100, (start, end, gap_start)
+
+
 def test_an_end_announced_early_is_withdrawn_when_speech_resumes():
     start_ms, end_ms = voiced_span_ms(speak("Yes, I agree.", "en"))
     clip = speak("Yes, I agree.", "en")[int(start_ms * 16) : int(end_ms * 16)]
