@@ -3,8 +3,9 @@
 Each person is alone in a room with one listener (Spanish captions): they say a sentence of 3-5 s
 (English, several voices), wait 1 s, say the next, and so on, streamed in real time; people start
 at staggered moments. For N people at once, the final-caption lag is, for each sentence, the
-time from the end of its speech to its final caption at the listener (a sentence with no caption
-within 10 s counts as 10 s). N grows until the p95 of the lag passes 2 s; the capacity is the
+time from the end of its speech to its final caption at the listener (the last piece's, for a
+sentence captioned in pieces while it was said; a sentence with no caption within 10 s counts
+as 10 s). N grows until the p95 of the lag passes 2 s; the capacity is the
 largest N that kept it under.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.room import RATE, percentile
+from bench.room import RATE, percentile, utterance_of
 from bench.sentences import SENTENCES
 from parley_client import Connection
 from tests.voices import say, voices
@@ -58,7 +59,9 @@ def _speech_end(samples: np.ndarray) -> float:
 @dataclass
 class Person:
     ends: list[float] = field(default_factory=list)  # wall time each sentence's speech ended
-    captions: list[float] = field(default_factory=list)  # wall time each final caption came
+    # Wall time of each utterance's last final caption (an utterance heard in pieces has one
+    # per piece), in order.
+    captions: dict[str, float] = field(default_factory=dict)
 
 
 async def _talk(session, person: Person, lines: list[Clip], stop: float, delay: float) -> None:
@@ -78,7 +81,7 @@ async def _talk(session, person: Person, lines: list[Clip], stop: float, delay: 
 async def _listen(session, person: Person, arrived: asyncio.Event) -> None:
     async for event in session.events():
         if event.WhichOneof("event") == "caption" and event.caption.is_final:
-            person.captions.append(time.perf_counter())
+            person.captions[utterance_of(event.caption.utterance_id)] = time.perf_counter()
             arrived.set()
 
 
@@ -106,20 +109,23 @@ async def lag_for(address: str, people: int, lines: list[Clip], seconds: float) 
         ]
         await asyncio.gather(*talkers)
         deadline = time.perf_counter() + MISSING_S
-        while any(len(p.captions) < len(p.ends) for p in everyone):
+        while (remaining := deadline - time.perf_counter()) > 0:
             arrived.clear()
-            try:
-                await asyncio.wait_for(arrived.wait(), deadline - time.perf_counter())
+            done = all(len(p.captions) >= len(p.ends) for p in everyone)
+            try:  # the next caption, or a second of quiet once every utterance has one
+                await asyncio.wait_for(arrived.wait(), min(1.0, remaining) if done else remaining)
             except TimeoutError:
-                break
+                if done:
+                    break
         for session in sessions:
             session.leave()
         for task in tasks:
             task.cancel()
     lags = []
     for person in everyone:
+        last = list(person.captions.values())
         for k, ended in enumerate(person.ends):
-            got = person.captions[k] - ended if k < len(person.captions) else MISSING_S
+            got = last[k] - ended if k < len(last) else MISSING_S
             lags.append(min(got, MISSING_S))
     return lags
 

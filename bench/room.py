@@ -132,6 +132,13 @@ async def make_lines(address: str) -> dict[str, list[Line]]:
     return lines
 
 
+def utterance_of(piece_id: str) -> str:
+    """The utterance a caption or audio belongs to: an utterance heard in pieces while the
+    speaker went on gives its later pieces its id and ``.1``, ``.2``..."""
+    head, _, tail = piece_id.rpartition(".")
+    return head if head and tail.isdigit() else piece_id
+
+
 @dataclass
 class Received:
     """What one listener got of one utterance, in wall-clock seconds."""
@@ -148,16 +155,28 @@ class Listener:
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        current: dict[str, Received] = {}
+        current: dict[str, Received] = {}  # by utterance
+        latest: dict[str, str] = {}  # utterance -> the id of its latest piece
         async for event in self.session.events():
             now = time.perf_counter()
             kind = event.WhichOneof("event")
             if kind == "caption" and event.caption.is_final:
-                got = current.setdefault(event.caption.utterance_id, Received())
-                got.caption = now
-                self.by_speaker.setdefault(event.caption.speaker_id, []).append(got)
+                piece = event.caption.utterance_id
+                whole = utterance_of(piece)
+                if whole not in current:
+                    self.by_speaker.setdefault(event.caption.speaker_id, []).append(
+                        current.setdefault(whole, Received())
+                    )
+                # An utterance heard in pieces is timed by its last piece: its last words.
+                got = current[whole]
+                got.caption, latest[whole] = now, piece
+                got.first_audio = None
             elif kind == "audio_begin":
-                got = current.setdefault(event.audio_begin.utterance_id, Received())
+                if latest.get(utterance_of(event.audio_begin.utterance_id)) != (
+                    event.audio_begin.utterance_id
+                ):
+                    continue
+                got = current[utterance_of(event.audio_begin.utterance_id)]
                 t = event.audio_begin.timings
                 got.timings = {
                     "endpointing": t.endpointing.ToNanoseconds() / 1e9,
@@ -166,7 +185,10 @@ class Listener:
                     "synthesis": t.synthesis_first_chunk.ToNanoseconds() / 1e9,
                 }
             elif kind == "audio_chunk":
-                got = current.setdefault(event.audio_chunk.utterance_id, Received())
+                piece = event.audio_chunk.utterance_id
+                if latest.get(utterance_of(piece)) != piece:
+                    continue
+                got = current[utterance_of(piece)]
                 if got.first_audio is None:
                     got.first_audio = now
 

@@ -115,9 +115,10 @@ class SttConfig:
         default="sentence",
         metadata=option(
             "PARLEY_STT_COMMIT",
-            "when a stream's text is final: each sentence as soon as two decodes agree on it, "
-            "while the speaker goes on (sentence), or the whole utterance after the "
-            "endpointing silence (utterance); RecognitionConfig.commit chooses per stream",
+            "when a stream's text is final: each sentence (a long one in clauses) as soon as "
+            "two decodes agree on it, while the speaker goes on (sentence), or the whole "
+            "utterance after the endpointing silence (utterance); RecognitionConfig.commit "
+            "chooses per stream",
             choices=("sentence", "utterance"),
         ),
     )
