@@ -47,51 +47,47 @@ def test_decodes_that_disagree_commit_nothing():
     assert committer.offer(words("Please send me the report. Before Friday"), 2.4) is None
 
 
-def test_a_clause_end_both_decodes_agree_on_commits_if_the_clause_is_long_enough():
+def second_of_two(first, first_s: float, second, second_s: float, pauses=()):
+    """What a fresh committer commits when offered two decodes of the same audio."""
     committer = SentenceCommitter()
+    committer.offer(first, first_s, pauses)
+    return committer.offer(second, second_s, pauses)
+
+
+def test_a_clause_end_both_decodes_agree_on_commits_if_the_clause_is_long_enough():
     long = "and we can review the plan together on Monday morning, and then we will go"
-    committer.offer(words(long), 5.0)
-    commit = committer.offer(words(long + " home"), 5.3)
+    commit = second_of_two(words(long), 5.0, words(long + " home"), 5.3)
     assert commit.text == "and we can review the plan together on Monday morning,"
     # Whisper wrote a full stop, then a comma, where one sentence ran into the next.
-    committer = SentenceCommitter()
-    committer.offer(words("I will call you back after the meeting."), 2.0)
-    commit = committer.offer(words("I will call you back after the meeting, we need"), 2.8)
+    commit = second_of_two(
+        words("I will call you back after the meeting."), 2.0,
+        words("I will call you back after the meeting, we need"), 2.8,
+    )  # fmt: skip
     assert commit.text == "I will call you back after the meeting,"
     # Too short a clause waits: "Yes," is not sent on its own.
-    committer = SentenceCommitter()
-    committer.offer(words("Yes, of course"), 1.0)
-    assert committer.offer(words("Yes, of course we"), 1.3) is None
+    assert second_of_two(words("Yes, of course"), 1.0, words("Yes, of course we"), 1.3) is None
 
 
 def test_a_word_guessed_differently_each_time_does_not_hold_back_the_clause_after_it():
-    committer = SentenceCommitter()
-    committer.offer(words("me voy a suier a vos, por favor, emi a mi"), 3.5)
-    commit = committer.offer(words("me voy a suir a vos, por favor, envíame el informe"), 3.9)
+    first = words("me voy a suier a vos, por favor, emi a mi")
+    second = words("me voy a suir a vos, por favor, envíame el informe")
     # The second decode's words, up to where both end the same clause at the same time.
-    assert commit.text == "me voy a suir a vos, por favor,"
+    assert second_of_two(first, 3.5, second, 3.9).text == "me voy a suir a vos, por favor,"
     # The same words at another time are another clause: no commit.
-    committer = SentenceCommitter()
-    committer.offer(words("me voy a suier a vos, por favor, emi a mi"), 3.5)
-    shifted = [Word(w.word, w.start + 0.6, w.end + 0.6, w.probability)
-               for w in words("me voy a suir a vos, por favor, envíame el informe")]  # fmt: skip
-    assert committer.offer(shifted, 3.9) is None
+    shifted = [Word(w.word, w.start + 0.6, w.end + 0.6, w.probability) for w in second]
+    assert second_of_two(first, 3.5, shifted, 3.9) is None
 
 
 def test_a_pause_heard_after_agreed_words_commits_them_and_the_cut_falls_in_it():
-    committer = SentenceCommitter()
     spoken = words("i think we should start the project next week and we can review the plan")
     # Whisper ends "week" (2.65 s) 0.25 s before the pause heard (2.9-3.2 s) and stretches
     # "and" (2.7-2.95 s) back into it, as its timings do around a pause.
     pauses = [(0.05, 0.1), (2.9, 3.2)]
-    committer.offer(spoken[:-2], 4.0, pauses)
-    commit = committer.offer(spoken, 4.6, pauses)
+    commit = second_of_two(spoken[:-2], 4.0, spoken, 4.6, pauses)
     assert commit.text == "i think we should start the project next week"
     assert commit.cut_s == pytest.approx(3.05)
     # No pause heard: nothing to cut at yet.
-    committer = SentenceCommitter()
-    committer.offer(spoken[:-2], 4.0)
-    assert committer.offer(spoken, 4.6) is None
+    assert second_of_two(spoken[:-2], 4.0, spoken, 4.6) is None
 
 
 def test_words_agreed_with_no_punctuation_commit_at_the_widest_pause_once_long_enough():
