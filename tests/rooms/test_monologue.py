@@ -38,7 +38,8 @@ async def test_a_monologue_reaches_every_listener_sentence_by_sentence_in_order(
         assert not speaking.done()
         await speaking
         own = await ana.wait_for(
-            lambda e: (f := ana.finals()) and f[-1].original_text.rstrip().endswith("lunch.") and f,
+            # The piece with the last words, however Whisper punctuates or splits it.
+            lambda e: (f := ana.finals()) and "lunch" in f[-1].original_text.lower() and f,
             within_s=60,
         )
         assert len(own) >= 3 and wer(script, " ".join(c.original_text for c in own)) <= 0.1
