@@ -172,11 +172,10 @@ class Listener:
                 got.caption, latest[whole] = now, piece
                 got.first_audio = None
             elif kind == "audio_begin":
-                if latest.get(utterance_of(event.audio_begin.utterance_id)) != (
-                    event.audio_begin.utterance_id
-                ):
+                piece = event.audio_begin.utterance_id
+                if latest.get(utterance_of(piece)) != piece:
                     continue
-                got = current[utterance_of(event.audio_begin.utterance_id)]
+                got = current[utterance_of(piece)]
                 t = event.audio_begin.timings
                 got.timings = {
                     "endpointing": t.endpointing.ToNanoseconds() / 1e9,

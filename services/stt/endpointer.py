@@ -7,6 +7,7 @@ uses bounded memory: a finished utterance's audio leaves with its event.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -172,16 +173,13 @@ class Endpointer:
         """(start, end) stream samples of each silence of ``min_ms`` or more inside the
         utterance in progress, the one going on included: where the speaker stopped for breath
         between words, which Whisper's word timings place only roughly."""
-        found, run = [], 0
         needed = max(1, -(-_ms(min_ms) // FRAME))  # whole frames, rounded up
-        for k, prob in enumerate([*self._probs, 1.0]):  # 1.0 closes a run that goes on
-            if prob < self._neg_threshold and k < len(self._probs):
-                run += 1
-                continue
-            if run >= needed:
-                start = self._speech_start + (k - run) * FRAME
-                found.append((start, start + run * FRAME))
-            run = 0
+        found, at = [], self._speech_start
+        for silent, run in itertools.groupby(p < self._neg_threshold for p in self._probs):
+            frames = sum(1 for _ in run)
+            if silent and frames >= needed:
+                found.append((at, at + frames * FRAME))
+            at += frames * FRAME
         return found
 
     def commit(self, sample: int) -> None:
