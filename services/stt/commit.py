@@ -8,8 +8,9 @@ sentence end are committed. With no sentence end, they are committed up to the l
 speech that runs on, Whisper often writes a comma where a sentence ends. Failing that, up to
 the last agreed word after which the voice activity model heard the speaker pause. Failing
 that, once :data:`ANCHOR_AFTER_S` of audio wait, up to a clause end (punctuated, or a pause)
-that both decodes put after the same words at the same moment, whatever came before it (unclear
-speech makes Whisper guess a word differently each time). And once the agreed words reach
+that both decodes put at the same moment after the same words, whatever came before those and
+however each spelled the clause's last word (unclear speech makes Whisper guess a word
+differently each time). And once the agreed words reach
 :data:`RUN_ON_S` of audio, up to the widest gap between two of them. So a listener hears a long
 sentence in pieces of a few seconds while the speaker goes on, and is a piece behind when the
 speaker stops, not a sentence.
@@ -32,7 +33,7 @@ SENTENCE_END = re.compile(r"[.!?。！？…]['\"”’)\]]*$")
 PAUSE = re.compile(r"[.!?。！？…,;:，、；：]['\"”’)\]]*$")  # the end of a sentence or a clause
 MIN_CLAUSE_WORDS = 4  # words a committed clause (or run-on piece) has at least
 RUN_ON_S = 4.0  # agreed speech with no agreed punctuation after which the widest pause commits
-ANCHOR_WORDS = 3  # words before a clause end that two decodes must share to agree on it
+ANCHOR_WORDS = 3  # words before a clause's last word that two decodes must share
 ANCHOR_S = 0.4  # how far apart in time two decodes may put the same clause end
 TIMING_S = 0.4  # how early Whisper may end a word before the pause after it
 ANCHOR_AFTER_S = 3.0  # audio held before a clause end is agreed on by its place alone
@@ -144,9 +145,11 @@ def _paused(words: Sequence[Word], pauses: Sequence[tuple[float, float]]) -> dic
 def _anchored_clause_ends(
     previous: Sequence[Word], words: Sequence[Word], agreed: int, paused: dict[int, tuple]
 ) -> list[int]:
-    """Clause ends of this decode, past the agreed words, that the previous decode has too: the
-    same :data:`ANCHOR_WORDS` words before the same punctuation (or before a pause heard in the
-    audio), at the same time (within :data:`ANCHOR_S`), with the next words already heard.
+    """Clause ends of this decode, past the agreed words, that the previous decode has too: a
+    word ending at the same time (within :data:`ANCHOR_S`) after the same :data:`ANCHOR_WORDS`
+    words, both followed by punctuation (or by a pause heard in the audio), with the next words
+    already heard. The clause's last word itself may differ ("job," then "jog,"): a guess the
+    decode at the end of the utterance would make too.
 
     Unclear speech makes Whisper guess a word differently at each decode; agreement word by word
     from the start then stops at that word, and everything after it would wait for the end of
@@ -155,16 +158,16 @@ def _anchored_clause_ends(
     is no less than what one decode at the end of the utterance would give.
     """
     found = []
-    for i in range(max(agreed, MIN_CLAUSE_WORDS - 1), len(words) - 1):
+    for i in range(max(agreed, MIN_CLAUSE_WORDS - 1, ANCHOR_WORDS), len(words) - 1):
         heard_pause = i in paused
         if not (heard_pause or PAUSE.search(words[i].word)):
             continue
-        tail = [key(w.word) for w in words[i - ANCHOR_WORDS + 1 : i + 1]]
-        for j in range(ANCHOR_WORDS - 1, len(previous)):
+        before = [key(w.word) for w in words[i - ANCHOR_WORDS : i]]
+        for j in range(ANCHOR_WORDS, len(previous)):
             if (
                 abs(previous[j].end - words[i].end) <= ANCHOR_S
                 and (heard_pause or PAUSE.search(previous[j].word))
-                and [key(w.word) for w in previous[j - ANCHOR_WORDS + 1 : j + 1]] == tail
+                and [key(w.word) for w in previous[j - ANCHOR_WORDS : j]] == before
             ):
                 found.append(i)
                 break

@@ -78,6 +78,16 @@ def test_a_word_guessed_differently_each_time_does_not_hold_back_the_clause_afte
     assert second_of_two(first, 3.5, shifted, 3.9) is None
 
 
+def test_a_clause_whose_last_word_is_guessed_differently_each_time_still_commits():
+    # Pico's "job" before a breath, heard as "jock," then "jog," (a monologue, measured).
+    first = words("and she loves her jock, could you tell me where")
+    second = words("and she loves her jog, could you tell me where the nearest")
+    assert second_of_two(first, 3.0, second, 3.6).text == "and she loves her jog,"
+    # The words before it differ too: not the same clause.
+    other = words("and he loved a jock, could you tell me where the nearest")
+    assert second_of_two(first, 3.0, other, 3.6) is None
+
+
 def test_a_pause_heard_after_agreed_words_commits_them_and_the_cut_falls_in_it():
     spoken = words("i think we should start the project next week and we can review the plan")
     # Whisper ends "week" (2.65 s) 0.25 s before the pause heard (2.9-3.2 s) and stretches
