@@ -8,7 +8,9 @@ the next one.
 With ``commit="sentence"`` the unfinished utterance is decoded again every
 ``partial_interval_ms`` of speech, and each sentence two consecutive decodes agree on becomes a
 final result at once (``services.stt.commit``): its audio leaves the utterance, and the next
-decodes carry its text as context. The final at the end of the utterance covers the rest.
+decodes carry its text as context (until a decode with it finds too few words for its audio,
+as greedy decoding sometimes does: then they go without). The final at the end of the
+utterance covers the rest.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ FINALIZE = object()  # an input item: end the utterance in progress now
 DECODED = object()  # between input items: a container's decoder has audio ready on its own
 SENTENCE, UTTERANCE = "sentence", "utterance"
 CONTEXT_CHARS = 200  # of the committed text carried into the next decodes
+# A decode of the unfinished audio that finds fewer words than this per second of it (less its
+# pauses) stopped short: the next decodes go without the committed text as context.
+MIN_WORDS_PER_S = 1.0
 UNSPACED = {"zh", "ja", "th", "lo", "my", "yue"}  # languages written without spaces
 
 
@@ -149,6 +154,7 @@ class RecognitionStream:
         self._committer = SentenceCommitter()
         self._segment = 0  # the next final's segment of the utterance in progress
         self._context = ""  # what is final of the utterance in progress
+        self._unprompted = False  # the context made a decode stop short: leave it out
         self._generation = 0  # bumped at each commit and each utterance's end
         self._committed_until = 0  # stream sample: the audio before it is final
         self._pending_commit: int | None = None  # for the endpointer, between two feeds
@@ -197,6 +203,11 @@ class RecognitionStream:
         if self._sentence and pending.generation == self._generation:
             audio_s = (pending.end - pending.origin) / SAMPLE_RATE
             commit = self._committer.offer(transcript.words, audio_s, pending.pauses)
+            if commit is None and stopped_short(transcript, audio_s, pending.pauses):
+                # Seen with greedy decoding: the committed text as prompt, and Whisper said one
+                # word ("so") of the next 3-13 s at every decode until the utterance ended.
+                log.debug("decode stopped short; context left out", seconds=round(audio_s, 1))
+                self._unprompted = True
             if commit is not None:
                 found += self._commit(pending, transcript, commit, timed.seconds)
                 rest = transcript.words[len(commit.words) :]
@@ -245,6 +256,7 @@ class RecognitionStream:
                                     self._segment, mid_utterance=True))  # fmt: skip
             self._segment += 1
         self._context = f"{self._context} {final.text}".strip()
+        self._unprompted = False
         self._generation += 1
         self._committed_until = self._pending_commit = cut
         self._partial_words = []
@@ -317,7 +329,8 @@ class RecognitionStream:
     def _options(self, partial: bool = False) -> RecognitionOptions:
         """The stream's options, with what is final of the utterance as context."""
         options = self._settings.options
-        prompt = " ".join(filter(None, (options.prompt, self._context[-CONTEXT_CHARS:])))
+        context = "" if self._unprompted else self._context[-CONTEXT_CHARS:]
+        prompt = " ".join(filter(None, (options.prompt, context)))
         if partial:
             # Partials have no word timings to report, but commitment needs them.
             return dataclasses.replace(options, partial=True, word_timestamps=self._sentence,
@@ -363,6 +376,7 @@ class RecognitionStream:
         )  # fmt: skip
         # The next utterance starts afresh.
         self._segment, self._context = 0, ""
+        self._unprompted = False
         self._generation += 1
         self._committer.reset()
 
@@ -400,3 +414,12 @@ class RecognitionStream:
             _Pending(future, index, origin, position, False, segment=self._segment,
                      generation=self._generation, origin=origin, pauses=pauses)
         )  # fmt: skip
+
+
+def stopped_short(
+    transcript: Transcript, audio_s: float, pauses: tuple[tuple[float, float], ...]
+) -> bool:
+    """True when a decode of ``audio_s`` seconds of speech (``pauses`` in it) found too few
+    words for it: under :data:`MIN_WORDS_PER_S` for 2 s or more of speech."""
+    speech_s = audio_s - sum(end - start for start, end in pauses)
+    return speech_s >= 2.0 and len(transcript.words) < MIN_WORDS_PER_S * speech_s

@@ -1,5 +1,7 @@
-"""An engine that raises inside recognition ends only that utterance: the stream goes on and
-the next utterance is recognised (a real model behind a fault-injecting wrapper)."""
+"""Faults inside recognition, injected by a wrapper around a real model: an engine that raises
+ends only that utterance (the stream goes on and the next utterance is recognised); a decode
+that stops short with the committed text as context does not hold back the rest of a
+monologue."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ from parley.server import ServerConfig, Service, running
 from parley.v1 import stt_pb2, stt_pb2_grpc
 from services.stt import SERVICE_NAME
 from services.stt.config import SttConfig
+from services.stt.engine import Transcript, Word
 from services.stt.registry import ModelRegistry
 from services.stt.servicer import SpeechToTextServicer
 from tests.speech import silence, speak, wer
 from tests.stt.conftest import finals, recognize_stream
+from tests.stt.test_commit import monologue, stream_paced
+from tests.voices import Voice
 
 LONG = "Good morning everyone, I would like to talk about the budget for next year."
 SHORT = "Thank you."
@@ -39,19 +44,44 @@ class Faulty:
         return self._inner.transcribe(audio, options)
 
 
-async def test_an_engine_error_ends_only_that_utterance():
-    config = SttConfig(default_model="whisper-tiny.en", preload="lazy")
-    registry = ModelRegistry(config)
-    faulty = Faulty(registry.get("whisper-tiny.en"), fail_over_s=2.5)
-    registry._engines["whisper-tiny.en"] = faulty
+class StopsShort:
+    """A recogniser whose decodes of unfinished audio, prompted with committed text, find one
+    word ("so") and stop, as Whisper's greedy decoding did in a monologue; other decodes are
+    the real model's."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.stopped = self.unprompted_after = 0
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def transcribe(self, audio: np.ndarray, options):
+        if options.partial and options.prompt:
+            self.stopped += 1
+            return Transcript("so", "en", 1.0, (Word("so", 0.0, 0.2, 0.9),), -0.2)
+        if options.partial and self.stopped:
+            self.unprompted_after += 1
+        return self._inner.transcribe(audio, options)
+
+
+def hosting(config: SttConfig, registry: ModelRegistry) -> Service:
     servicer = SpeechToTextServicer(config, registry)
-    hosted = Service(
+    return Service(
         name=SERVICE_NAME,
         register=lambda server: register_servicer(
             server, servicer, stt_pb2.DESCRIPTOR.services_by_name["SpeechToTextService"]
         ),
         stop=registry.close,
     )
+
+
+async def test_an_engine_error_ends_only_that_utterance():
+    config = SttConfig(default_model="whisper-tiny.en", preload="lazy")
+    registry = ModelRegistry(config)
+    faulty = Faulty(registry.get("whisper-tiny.en"), fail_over_s=2.5)
+    registry._engines["whisper-tiny.en"] = faulty
+    hosted = hosting(config, registry)
     long, short = speak(LONG, "en"), speak(SHORT, "en")
     assert long.size / 16_000 > 3.0 and short.size / 16_000 < 2.0
     audio = np.concatenate([silence(0.3), long, silence(1.2), short, silence(1.2)])
@@ -69,3 +99,22 @@ async def test_an_engine_error_ends_only_that_utterance():
     assert len([e for e in started if e.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_STARTED]) == 2
     (result,) = finals(responses)
     assert result.utterance_id == "u1" and wer(SHORT, result.text) == 0, result.text
+
+
+async def test_a_decode_that_stops_short_with_context_is_retried_without_it():
+    config = SttConfig(preload="lazy")
+    registry = ModelRegistry(config)
+    short = StopsShort(registry.get(config.default_model))
+    registry._engines[config.default_model] = short
+    audio, script = monologue(Voice("piper", "joe", "en"))
+    loopback = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+    async with running([hosting(config, registry)], loopback) as server:
+        async with grpc.aio.insecure_channel(server.local_address) as channel:
+            stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
+            config = stt_pb2.RecognitionConfig(language="en", commit=stt_pb2.COMMIT_MODE_SENTENCE)
+            results = await stream_paced(stub, audio, config)
+    # Every decode after the first piece stopped short while it had context; without it the
+    # next decodes heard the words and the sentences after it were committed as they came.
+    assert short.stopped >= 1 and short.unprompted_after >= 2
+    assert sum(r.mid_utterance for r in results) >= 2, [r.text for r in results]
+    assert wer(script, " ".join(r.text for r in results)) <= 0.1, [r.text for r in results]
