@@ -376,9 +376,14 @@ def bounds(report: dict) -> list[str]:
                 f"{talk['never_heard']} sentence(s) were never matched to a segment. Every "
                 "decode of a speaker's unfinished utterance costs 0.3-0.5 s of both cores, so "
                 "on this machine one monologue keeps the server busy most of the time. Heard "
-                "until is mostly the last piece: the scripts end with a long sentence whose "
-                "last clause (14 words, no pause) is final only when the speaker stops, and "
-                "even spoken at 1.75x its translation plays for 2-3 s after it arrives."
+                "until is what the listener still has queued when the speaker stops, plus the "
+                "last piece: the scripts end with a long sentence whose last clause (14 words, "
+                "no pause) is final only when the speaker stops, and even spoken at 1.75x its "
+                "translation plays for 2-3 s after it arrives; and English pieces translated to "
+                "Spanish often ask for 2-2.5x to keep pace (Apertium's Spanish with the Spanish "
+                "voice takes about twice the English speech's time), so at the 1.75x cap the "
+                "listener runs up to a piece behind the bound, varying from run to run (the same "
+                "voice 3.8-7.0 s across a dozen runs of the same code or nearly)."
             )
     return found
 
