@@ -5,7 +5,9 @@ Each :class:`Voice` is one engine, voice, speed and pitch; :func:`say` speaks a 
 one voice says little about the next, so benchmarks draw their speech from :func:`voices`.
 
 The engines come from the README set-up: Pico's ``pico2wave`` (Debian ``libttspico-utils``),
-Debian's ``espeak-ng`` with the ``mbrola`` voices, and Piper's packaged US English voice.
+Debian's ``espeak-ng`` with the ``mbrola`` voices, and Piper's packaged US English voice. Every
+engine says a text the same way each time: Piper's random variation (VITS noise) is off, or a
+test judging a borderline clip would pass on one machine and fail on the next.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from parley.audio import resample
 
 RATE = 16_000
 _CACHE = Path(tempfile.gettempdir()) / "parley-test-speech"
+RENDITION = 2  # bumped when the same voice and text sound different (2: Piper without noise)
 PICO = {"en": "en-US", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "it": "it-IT"}
 # MBROLA voices (Debian mbrola-*) through espeak-ng; bookworm's Spanish ones are broken.
 MBROLA = {
@@ -83,7 +86,7 @@ def voices(language: str) -> list[Voice]:
 def say(text: str, voice: Voice) -> np.ndarray:
     """``text`` spoken by ``voice``: 16 kHz mono float32, cached on disk."""
     _CACHE.mkdir(exist_ok=True)
-    key = hashlib.sha1(repr((voice, text)).encode()).hexdigest()[:20]
+    key = hashlib.sha1(repr((voice, text, RENDITION)).encode()).hexdigest()[:20]
     path = _CACHE / f"{key}.wav"
     if not path.exists():
         tmp = _CACHE / f"{key}.{id(voice)}.tmp.wav"
@@ -139,7 +142,9 @@ def _piper(text: str, voice: Voice, out: Path) -> None:
     piper = _piper_voice()
     pieces = [
         chunk.audio_float_array
-        for chunk in piper.synthesize(text, SynthesisConfig(length_scale=1 / voice.speed))
+        for chunk in piper.synthesize(
+            text, SynthesisConfig(length_scale=1 / voice.speed, noise_scale=0.0, noise_w_scale=0.0)
+        )
     ]
     soundfile.write(str(out), np.concatenate(pieces), piper.config.sample_rate)
 
