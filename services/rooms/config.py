@@ -123,8 +123,9 @@ class RoomsConfig:
         metadata=option(
             "PARLEY_ROOMS_CATCH_UP_RATE",
             "fastest speaking rate of translated speech while listeners catch up or would fall "
-            "behind (Whisper base still transcribes Pico's Spanish and English at 1.75x with "
-            "WER 0.03 and 0.02)",
+            "behind (python -m bench.rates: at 1.75x Whisper base hears the default English and "
+            "Spanish voices as well as at 1x, and mishears Pico's French, German and Italian "
+            "0.04-0.09 more; at 2x Spanish too)",
         ),
     )
     allow_create_on_join: bool = field(
