@@ -10,10 +10,13 @@ the last agreed word after which the voice activity model heard the speaker paus
 that, once :data:`ANCHOR_AFTER_S` of audio wait, up to a clause end (punctuated, or a pause)
 that both decodes put at the same moment after the same words, whatever came before those and
 however each spelled the clause's last word (unclear speech makes Whisper guess a word
-differently each time). And once the agreed words reach
-:data:`RUN_ON_S` of audio, up to the widest gap between two of them. So a listener hears a long
-sentence in pieces of a few seconds while the speaker goes on, and is a piece behind when the
-speaker stops, not a sentence.
+differently each time). Failing that, in an utterance already heard in pieces (its speaker does
+not pause), once :data:`OPENER_AFTER_S` of audio wait, up to the last word before a word that
+opens a clause in the language ("and", "until", "porque": :mod:`services.stt.openers`) that
+both decodes agree on, or put at the same moment after the same words. And once the agreed
+words reach :data:`RUN_ON_S` of audio, up to the widest gap between two of them. So a listener
+hears a long sentence in pieces of a few seconds while the speaker goes on, and is a piece
+behind when the speaker stops, not a sentence.
 
 Committed words become a final result, their audio leaves the buffer (cut inside the pause
 heard after the last committed word, or else between it and the next one by Whisper's word
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.stt.engine import Word
+from services.stt.openers import opens_phrase
 
 SENTENCE_END = re.compile(r"[.!?。！？…]['\"”’)\]]*$")
 PAUSE = re.compile(r"[.!?。！？…,;:，、；：]['\"”’)\]]*$")  # the end of a sentence or a clause
@@ -37,6 +41,8 @@ ANCHOR_WORDS = 3  # words before a clause's last word that two decodes must shar
 ANCHOR_S = 0.4  # how far apart in time two decodes may put the same clause end
 TIMING_S = 0.4  # how early Whisper may end a word before the pause after it
 ANCHOR_AFTER_S = 3.0  # audio held before a clause end is agreed on by its place alone
+OPENER_AFTER_S = 1.0  # agreed speech after which a run-on's next piece is cut before an opener
+MIN_OPENER_WORDS = 3  # words a piece cut before an opener has at least
 _KEY = re.compile(r"\w+", re.UNICODE)
 TAIL_S = 0.3  # after the last word of a decode, how far its audio may reach
 OVERLAP_WORDS = 3  # at most this many words of a new decode may repeat the committed end
@@ -75,13 +81,20 @@ class SentenceCommitter:
         self._previous = None
 
     def offer(
-        self, words: Sequence[Word], audio_s: float, pauses: Sequence[tuple[float, float]] = ()
+        self,
+        words: Sequence[Word],
+        audio_s: float,
+        pauses: Sequence[tuple[float, float]] = (),
+        language: str | None = None,
+        running_on: bool = False,
     ) -> Commit | None:
         """The next decode's words (of ``audio_s`` seconds of audio from the same start); a
         Commit when it and the previous decode agree up to a sentence or clause end.
 
         ``pauses``: (start, end) seconds of the silences the voice activity model heard in that
         audio; a cut falls inside one where it can, and one after agreed words ends a clause.
+        ``language``: what is spoken (for the words that open a clause); ``running_on``: part
+        of this utterance was committed already (its speaker does not pause).
         """
         previous, self._previous = self._previous, list(words)
         if previous is None:
@@ -113,6 +126,8 @@ class SentenceCommitter:
                     if i in paused]  # fmt: skip
         if not ends and audio_s >= ANCHOR_AFTER_S:
             ends = _anchored_clause_ends(previous, words, agreed, paused)
+        if not ends and running_on and audio_s >= OPENER_AFTER_S:
+            ends = _before_openers(previous, words, agreed, language)
         if not ends and agreed and words[agreed - 1].end >= RUN_ON_S:
             ends = _widest_pause(words, agreed)
         if not ends:
@@ -172,6 +187,32 @@ def _anchored_clause_ends(
                 found.append(i)
                 break
     return found
+
+
+def _before_openers(
+    previous: Sequence[Word], words: Sequence[Word], agreed: int, language: str | None
+) -> list[int]:
+    """[i] for the last word i (:data:`MIN_OPENER_WORDS` in or later) whose next word opens a
+    clause in ``language``, where both decodes agree: word by word from the start, or (as
+    :func:`_anchored_clause_ends` does) by the piece's last :data:`ANCHOR_WORDS` words with the
+    opener ending at the same time, whatever came before ("They do their homework and" then
+    "Do their homework and"); [] when there is none."""
+    found = []
+    for i in range(MIN_OPENER_WORDS - 1, len(words) - 1):
+        if not opens_phrase(key(words[i + 1].word), language):
+            continue
+        if i + 1 < agreed:
+            found.append(i)
+            continue
+        tail = [key(w.word) for w in words[max(0, i - ANCHOR_WORDS + 2) : i + 2]]
+        for j in range(len(tail) - 1, len(previous) - 1):
+            if (
+                abs(previous[j].end - words[i].end) <= ANCHOR_S
+                and [key(w.word) for w in previous[j - len(tail) + 2 : j + 2]] == tail
+            ):
+                found.append(i)
+                break
+    return found[-1:]
 
 
 def _widest_pause(words: Sequence[Word], agreed: int) -> list[int]:

@@ -200,9 +200,11 @@ class RecognitionStream:
         if pending.final:
             return self._final(pending, transcript, timed.seconds)
         found = []
-        if self._sentence and pending.generation == self._generation:
+        if self._sentence and pending.generation == self._generation and not self._ending():
             audio_s = (pending.end - pending.origin) / SAMPLE_RATE
-            commit = self._committer.offer(transcript.words, audio_s, pending.pauses)
+            commit = self._committer.offer(
+                transcript.words, audio_s, pending.pauses, transcript.language, bool(self._context)
+            )
             if commit is None and stopped_short(transcript, audio_s, pending.pauses):
                 # Seen with greedy decoding: the committed text as prompt, and Whisper said one
                 # word ("so") of the next 3-13 s at every decode until the utterance ended.
@@ -224,6 +226,12 @@ class RecognitionStream:
                     timed.seconds, self._segment,
                 ))  # fmt: skip
         return found
+
+    def _ending(self) -> bool:
+        """True while the speaker is silent and the decode of the utterance's end is under way
+        (a commit now would make it start again, on less audio, later)."""
+        early_ms = self._endpointer.options.early_ms
+        return self._early is not None and self._endpointer.silence_ms >= early_ms > 0
 
     def _final(self, pending: _Pending, transcript: Transcript, seconds: float):
         text = without_repeated_head(transcript.text, pending.committed)

@@ -115,6 +115,39 @@ def test_words_agreed_with_no_punctuation_commit_at_the_widest_pause_once_long_e
     assert paused[6].end <= commit.cut_s <= paused[7].start
 
 
+def test_a_run_on_piece_is_cut_before_the_last_agreed_word_that_opens_a_clause():
+    def offered(first: str, second: str, language: str | None, running_on: bool = True):
+        committer = SentenceCommitter()
+        committer.offer(words(first), 3.0, language=language, running_on=running_on)
+        return committer.offer(words(second), 3.6, language=language, running_on=running_on)
+
+    spoken = "do their homework and then play football in the garden until dinner is"
+    commit = offered(spoken, spoken + " ready", "en")
+    assert commit.text == "do their homework and then play football in the garden"
+    # "until" is only in the second decode: the cut falls before the last opener both have.
+    garden = "do their homework and then play football in the garden"
+    assert offered(garden, garden + " until", "en").text == "do their homework"
+    commit = offered("hacen los deberes y después juegan", "hacen los deberes y después juegan al",
+                     "es")  # fmt: skip
+    assert commit.text == "hacen los deberes"
+    # The first piece of an utterance, or a language with no openers listed, waits.
+    assert offered(spoken, spoken + " ready", "en", running_on=False) is None
+    assert offered(spoken, spoken + " ready", None) is None
+    # Whisper heard a word that was not said at the start of one decode ("They", from the
+    # context): no word agrees from the start, but both put "their homework and" at one moment.
+    first = words("They do their homework and then play football")
+    second = [Word(w.word, w.start + 0.3, w.end + 0.3, w.probability)
+              for w in words("Do their homework and then play football in the garden")]  # fmt: skip
+    committer = SentenceCommitter()
+    committer.offer(first, 2.4, language="en", running_on=True)
+    assert committer.offer(second, 3.2, language="en", running_on=True).text == "Do their homework"
+    later = [Word(w.word, w.start + 1.0, w.end + 1.0, w.probability) for w in second]
+    committer.offer(first, 2.4, language="en", running_on=True)
+    assert committer.offer(later, 3.2, language="en", running_on=True) is None
+    # Too short a piece is not cut off: "and" is the second word.
+    assert offered("they and we went home", "they and we went home now", "en") is None
+
+
 def test_a_word_heard_on_both_sides_of_a_cut_is_said_once():
     assert without_repeated_head("Friday. The train leaves", "before Friday.") == (
         "The train leaves"
