@@ -110,7 +110,7 @@ class RoomsConfig:
         ),
     )
     catch_up_after_s: float = field(
-        default=1.5,
+        default=0.75,
         metadata=option(
             "PARLEY_ROOMS_CATCH_UP_AFTER_S",
             "seconds of a language's translated speech its listeners may have still to hear "
