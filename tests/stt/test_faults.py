@@ -1,9 +1,12 @@
 """Faults inside recognition, injected by a wrapper around a real model: an engine that raises
 ends only that utterance (the stream goes on and the next utterance is recognised); a decode
 that stops short with the committed text as context does not hold back the rest of a
-monologue."""
+monologue; a slow decode of the unfinished audio does not make the end of an utterance be
+decoded twice."""
 
 from __future__ import annotations
+
+import time
 
 import grpc
 import numpy as np
@@ -65,6 +68,28 @@ class StopsShort:
         return self._inner.transcribe(audio, options)
 
 
+class LatePartial:
+    """A recogniser whose decode of unfinished audio that begins just before ``finish_at``
+    delivers its words only then (a busy server), after the speaker fell silent; notes when
+    each decode of a whole utterance (one that is not partial) began."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.finish_at = 0.0
+        self.ends: list[float] = []
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def transcribe(self, audio: np.ndarray, options):
+        if not options.partial:
+            self.ends.append(time.perf_counter())
+        heard = self._inner.transcribe(audio, options)
+        if options.partial and 0 < self.finish_at - time.perf_counter() < 1.0:
+            time.sleep(self.finish_at - time.perf_counter())  # the injected slowness
+        return heard
+
+
 def hosting(config: SttConfig, registry: ModelRegistry) -> Service:
     servicer = SpeechToTextServicer(config, registry)
     return Service(
@@ -117,4 +142,27 @@ async def test_a_decode_that_stops_short_with_context_is_retried_without_it():
     # next decodes heard the words and the sentences after it were committed as they came.
     assert short.stopped >= 1 and short.unprompted_after >= 2
     assert sum(r.mid_utterance for r in results) >= 2, [r.text for r in results]
+    assert wer(script, " ".join(r.text for r in results)) <= 0.1, [r.text for r in results]
+
+
+async def test_the_end_of_a_run_on_utterance_is_decoded_once_though_a_partial_finishes_late():
+    config = SttConfig(preload="lazy")
+    registry = ModelRegistry(config)
+    late = LatePartial(registry.get(config.default_model))
+    registry._engines[config.default_model] = late
+    audio, script = monologue(Voice("piper", "joe", "en"))
+    loopback = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
+    async with running([hosting(config, registry)], loopback) as server:
+        async with grpc.aio.insecure_channel(server.local_address) as channel:
+            stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
+            config = stt_pb2.RecognitionConfig(language="en", commit=stt_pb2.COMMIT_MODE_SENTENCE)
+            stopped = time.perf_counter() + (audio.size / 16_000 - 1.5)  # then 1.5 s of silence
+            # A partial running when the speaker stops delivers its words 0.3 s later: after
+            # the decode of the end began (at 0.2 s of silence), before the end (at 0.5 s).
+            late.finish_at = stopped + 0.3
+            results = await stream_paced(stub, audio, config, speed=1.0)
+    # The decode begun when the silence began is the final one: the late partial committed
+    # nothing, which would have made the end be decoded again, later.
+    assert len([t for t in late.ends if t > stopped]) == 1, [r.text for r in results]
+    assert results[-1].mid_utterance is False
     assert wer(script, " ".join(r.text for r in results)) <= 0.1, [r.text for r in results]
