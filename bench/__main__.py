@@ -376,14 +376,18 @@ def bounds(report: dict) -> list[str]:
                 f"{talk['never_heard']} sentence(s) were never matched to a segment. Every "
                 "decode of a speaker's unfinished utterance costs 0.3-0.5 s of both cores, so "
                 "on this machine one monologue keeps the server busy most of the time. Heard "
-                "until is what the listener still has queued when the speaker stops, plus the "
-                "last piece: the scripts end with a long sentence whose last clause (14 words, "
-                "no pause) is final only when the speaker stops, and even spoken at 1.75x its "
-                "translation plays for 2-3 s after it arrives; and English pieces translated to "
-                "Spanish often ask for 2-2.5x to keep pace (Apertium's Spanish with the Spanish "
-                "voice takes about twice the English speech's time), so at the 1.75x cap the "
-                "listener runs up to a piece behind the bound, varying from run to run (the same "
-                "voice 3.8-7.0 s across a dozen runs of the same code or nearly)."
+                "until is what the listener still has queued when the speaker stops (at most "
+                "about the 0.75 s catch-up bound), plus the last piece: from the arrival of its "
+                "first audio, 0.6-1.2 s after the speaker stopped, to its end. The scripts end "
+                'with a long sentence whose last clause is cut before its openers ("and then '
+                'play football" | "until dinner is ready") where two decodes agree in time; '
+                "when they do not, it is final only when the speaker stops, and its translation "
+                "plays for 2-3.5 s even at 1.75x. Apertium's Spanish, spoken by the Spanish "
+                "voice, takes 1.7 times the English speech's time (measured on these "
+                "sentences), so at the 1.75x cap a Spanish listener only just keeps pace. The "
+                "figure varies from run to run with the moments decodes happen to agree (the "
+                "same voice 2.6-4.3 s in five runs of nearly the same code; espeak-ng's "
+                "Spanish, which Whisper mishears, once 11.6 s)."
             )
     return found
 
