@@ -90,8 +90,12 @@ def _loop_at(words: list[str]) -> tuple[int, int] | None:
 
 
 def repeated_span(words: list[str]) -> bool:
-    """True when some run of words repeats back to back beyond what speech does."""
-    return _loop_at(words) is not None
+    """True when some run of words repeats back to back beyond what speech does, or the whole
+    output is one phrase said twice ("Ja, natürlich. Ja, natürlich." for "Ja, natürlich.": a
+    fitted decode that began again; a person rarely says all of an utterance twice)."""
+    half = len(words) // 2
+    twice = len(words) >= 4 and len(words) % 2 == 0 and words[:half] == words[half:]
+    return twice or _loop_at(words) is not None
 
 
 def without_loops(text: str) -> str:

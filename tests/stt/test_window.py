@@ -38,6 +38,8 @@ def test_repeated_spans_are_loops_but_ordinary_speech_is_not():
     assert repeated_span("no no no no".split())
     assert not repeated_span("no no no".split())
     assert not repeated_span("thank you thank you so much".split())
+    assert repeated_span("ja natürlich ja natürlich".split())  # the whole output, twice
+    assert not repeated_span("ja ja".split())
     assert not repeated_span("the weather is lovely today so we will walk to the park".split())
 
 
