@@ -126,18 +126,31 @@ async def test_an_engine_error_ends_only_that_utterance():
     assert result.utterance_id == "u1" and wer(SHORT, result.text) == 0, result.text
 
 
-async def test_a_decode_that_stops_short_with_context_is_retried_without_it():
+async def monologue_through(kind, speed: float = 1.5, on_start=None):
+    """Piper's monologue streamed in real time x ``speed``, sentence mode, to a server whose
+    model is wrapped in ``kind``; ``on_start(engine, seconds)`` runs as the audio starts.
+
+    Returns:
+        (the wrapped engine, the final results, the monologue's script)
+    """
     config = SttConfig(preload="lazy")
     registry = ModelRegistry(config)
-    short = StopsShort(registry.get(config.default_model))
-    registry._engines[config.default_model] = short
+    engine = kind(registry.get(config.default_model))
+    registry._engines[config.default_model] = engine
     audio, script = monologue(Voice("piper", "joe", "en"))
     loopback = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
     async with running([hosting(config, registry)], loopback) as server:
         async with grpc.aio.insecure_channel(server.local_address) as channel:
             stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
             config = stt_pb2.RecognitionConfig(language="en", commit=stt_pb2.COMMIT_MODE_SENTENCE)
-            results = await stream_paced(stub, audio, config)
+            if on_start is not None:
+                on_start(engine, audio.size / 16_000)
+            results = await stream_paced(stub, audio, config, speed)
+    return engine, results, script
+
+
+async def test_a_decode_that_stops_short_with_context_is_retried_without_it():
+    short, results, script = await monologue_through(StopsShort)
     # Every decode after the first piece stopped short while it had context; without it the
     # next decodes heard the words and the sentences after it were committed as they came.
     assert short.stopped >= 1 and short.unprompted_after >= 2
@@ -146,21 +159,16 @@ async def test_a_decode_that_stops_short_with_context_is_retried_without_it():
 
 
 async def test_the_end_of_a_run_on_utterance_is_decoded_once_though_a_partial_finishes_late():
-    config = SttConfig(preload="lazy")
-    registry = ModelRegistry(config)
-    late = LatePartial(registry.get(config.default_model))
-    registry._engines[config.default_model] = late
-    audio, script = monologue(Voice("piper", "joe", "en"))
-    loopback = ServerConfig(host="127.0.0.1", port=0, auth="disabled")
-    async with running([hosting(config, registry)], loopback) as server:
-        async with grpc.aio.insecure_channel(server.local_address) as channel:
-            stub = stt_pb2_grpc.SpeechToTextServiceStub(channel)
-            config = stt_pb2.RecognitionConfig(language="en", commit=stt_pb2.COMMIT_MODE_SENTENCE)
-            stopped = time.perf_counter() + (audio.size / 16_000 - 1.5)  # then 1.5 s of silence
-            # A partial running when the speaker stops delivers its words 0.3 s later: after
-            # the decode of the end began (at 0.2 s of silence), before the end (at 0.5 s).
-            late.finish_at = stopped + 0.3
-            results = await stream_paced(stub, audio, config, speed=1.0)
+    stopped = 0.0
+
+    def starting(late: LatePartial, seconds: float) -> None:
+        nonlocal stopped
+        stopped = time.perf_counter() + seconds - 1.5  # the monologue ends in 1.5 s of silence
+        # A partial running when the speaker stops delivers its words 0.3 s later: after the
+        # decode of the end began (at 0.2 s of silence), before the end (at 0.5 s).
+        late.finish_at = stopped + 0.3
+
+    late, results, script = await monologue_through(LatePartial, speed=1.0, on_start=starting)
     # The decode begun when the silence began is the final one: the late partial committed
     # nothing, which would have made the end be decoded again, later.
     assert len([t for t in late.ends if t > stopped]) == 1, [r.text for r in results]
