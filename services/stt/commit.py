@@ -194,9 +194,10 @@ def _before_openers(
 ) -> list[int]:
     """[i] for the last word i (:data:`MIN_OPENER_WORDS` in or later) whose next word opens a
     clause in ``language``, where both decodes agree: word by word from the start, or (as
-    :func:`_anchored_clause_ends` does) by the piece's last :data:`ANCHOR_WORDS` words with the
-    opener ending at the same time, whatever came before ("They do their homework and" then
-    "Do their homework and"); [] when there is none."""
+    :func:`_anchored_clause_ends` does) by the same :data:`ANCHOR_WORDS` words up to the opener
+    (the piece's last two, then the opener), the piece ending at the same time, whatever came
+    before ("They do their homework and" then "Do their homework and"); [] when there is
+    none."""
     found = []
     for i in range(MIN_OPENER_WORDS - 1, len(words) - 1):
         if not opens_phrase(key(words[i + 1].word), language):
