@@ -16,7 +16,8 @@ opens a clause in the language ("and", "until", "porque": :mod:`services.stt.ope
 both decodes agree on, or put at the same moment after the same words. And once the agreed
 words reach :data:`RUN_ON_S` of audio, up to the widest gap between two of them. So a listener
 hears a long sentence in pieces of a few seconds while the speaker goes on, and is a piece
-behind when the speaker stops, not a sentence.
+behind when the speaker stops, not a sentence. An utterance shorter than
+:data:`FIRST_PIECE_AFTER_S` is never cut: it is heard whole, as soon as its speaker stops.
 
 Committed words become a final result, their audio leaves the buffer (cut inside the pause
 heard after the last committed word, or else between it and the next one by Whisper's word
@@ -43,6 +44,7 @@ TIMING_S = 0.4  # how early Whisper may end a word before the pause after it
 ANCHOR_AFTER_S = 3.0  # audio held before a clause end is agreed on by its place alone
 OPENER_AFTER_S = 1.0  # agreed speech after which a run-on's next piece is cut before an opener
 MIN_OPENER_WORDS = 3  # words a piece cut before an opener has at least
+FIRST_PIECE_AFTER_S = 2.5  # audio an utterance holds before a first piece of it is committed
 _KEY = re.compile(r"\w+", re.UNICODE)
 TAIL_S = 0.3  # after the last word of a decode, how far its audio may reach
 OVERLAP_WORDS = 3  # at most this many words of a new decode may repeat the committed end
@@ -98,6 +100,10 @@ class SentenceCommitter:
         """
         previous, self._previous = self._previous, list(words)
         if previous is None:
+            return None
+        if not running_on and audio_s < FIRST_PIECE_AFTER_S:
+            # A short utterance is heard whole: one caption, translated with all its context.
+            # Its end is decoded as soon as the speaker stops, so a piece would gain nothing.
             return None
         agreed = 0
         for old, new in zip(previous, words, strict=False):

@@ -65,7 +65,17 @@ def test_a_clause_end_both_decodes_agree_on_commits_if_the_clause_is_long_enough
     )  # fmt: skip
     assert commit.text == "I will call you back after the meeting,"
     # Too short a clause waits: "Yes," is not sent on its own.
-    assert second_of_two(words("Yes, of course"), 1.0, words("Yes, of course we"), 1.3) is None
+    assert second_of_two(words("Yes, of course"), 2.6, words("Yes, of course we"), 3.0) is None
+
+
+def test_an_utterance_too_short_to_gain_from_pieces_is_heard_whole():
+    said = "Good morning. The report"
+    assert second_of_two(words("Good morning. The"), 1.2, words(said), 1.9) is None
+    assert second_of_two(words("Good morning. The"), 2.5, words(said), 3.2).text == "Good morning."
+    # Once the speaker runs on (a piece of the utterance is already out), no such wait.
+    committer = SentenceCommitter()
+    committer.offer(words("Good morning. The"), 1.2, running_on=True)
+    assert committer.offer(words(said), 1.9, running_on=True).text == "Good morning."
 
 
 def test_a_word_guessed_differently_each_time_does_not_hold_back_the_clause_after_it():
