@@ -131,6 +131,9 @@ def measure(engines: dict[str, WhisperRecognizer], utterances: list[Utterance]) 
                 "wer": wer(u.text, text),
                 "fallback": fallbacks() > before,
                 "runaway": len(text.split()) > 1.5 * len(u.text.split()),
+                # The returned decode's (the fitted one's unless it fell back): what a
+                # low-confidence fall-back would be judged on (see confidence_sweep).
+                "avg_logprob": heard.avg_logprob,
             }
         rows.append(row)
         full, fit = row[FULL], row[FIT]
@@ -187,6 +190,41 @@ def summarise(rows: list[dict]) -> tuple[list[tuple], list[tuple[str, float, flo
          ratio <= TIME_RATIO)
     )  # fmt: skip
     return table, verdicts
+
+
+SWEEP = (-1.0, -0.9, -0.8, -0.7, -0.6, -0.5)
+
+
+def _fitted_under(r: dict, threshold: float) -> tuple[str, float, bool]:
+    """(text, seconds, decoded twice) of a row's fitted decode had the low-confidence
+    fall-back been at ``threshold``."""
+    fit, full = r[FIT], r[FULL]
+    if not fit["fallback"] and fit.get("avg_logprob", 0.0) < threshold:
+        return full["text"], fit["seconds"] + full["seconds"], True
+    return fit["text"], fit["seconds"], fit["fallback"]
+
+
+def confidence_sweep(rows: list[dict]) -> list[tuple[float, float, dict[str, float], float]]:
+    """What stricter low-confidence fall-backs would give, from this run's decodes.
+
+    A fitted decode that did not fall back and whose average log-probability is under a
+    threshold would be decoded again with the full window: its text becomes the full window's
+    (the same decode) and its time the sum of both. Returns (threshold, share of utterances
+    decoded twice, {language: WER fitted - full}, decode time fitted/full at the median of
+    2-6 s) per threshold of :data:`SWEEP` (the server's is -1.0).
+    """
+    found = []
+    mid = [r for r in rows if 2.0 <= r["seconds"] <= 6.0]
+    for threshold in SWEEP:
+        twice = sum(_fitted_under(r, threshold)[2] for r in rows) / len(rows)
+        gaps = {}
+        for language in SENTENCES:
+            mine = [r for r in rows if r["language"] == language]
+            fitted = corpus_wer((r["reference"], _fitted_under(r, threshold)[0]) for r in mine)
+            gaps[language] = fitted - corpus_wer((r["reference"], r[FULL]["text"]) for r in mine)
+        ratio = statistics.median(_fitted_under(r, threshold)[1] / r[FULL]["seconds"] for r in mid)
+        found.append((threshold, twice, gaps, ratio))
+    return found
 
 
 BUCKETS = ((1.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 14.0))
@@ -277,6 +315,17 @@ def report(rows: list[dict]) -> bool:
     print(f"\n{'length':<10}{'n':>5}{'full s p50':>12}{'fit s p50':>11}{'fit/full':>10}")
     for span, n, full, fit, ratio in by_length(rows):
         print(f"{span:<10}{n:>5}{full:>12.2f}{fit:>11.2f}{ratio:>10.2f}")
+    print(
+        f"\nlow-confidence fall-back under{'decoded twice':>15}"
+        + "".join(f"{lang:>8}" for lang in SENTENCES)
+        + f"{'fit/full 2-6 s':>16}"
+    )
+    for threshold, twice, gaps, ratio in confidence_sweep(rows):
+        print(
+            f"{threshold:>30.1f}{twice:>15.0%}"
+            + "".join(f"{gap:>+8.3f}" for gap in gaps.values())
+            + f"{ratio:>16.3f}"
+        )
     print()
     for name, value, target, ok in verdicts:
         print(f"{name:<46}{value:>8.3f}  target {target:<6} {'PASS' if ok else 'FAIL'}")
