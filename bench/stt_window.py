@@ -292,6 +292,24 @@ def stt_window_markdown(data: dict) -> list[str]:
         ),
         "",
     ]
+    sweep = confidence_sweep(rows)
+    if any("avg_logprob" in r[FIT] for r in rows):
+        out += [
+            "What a stricter low-confidence fall-back would give, from the same decodes (a",
+            "fitted decode under the threshold takes the full window's text, and both times):",
+            "",
+            "| fall-back under | decoded twice | "
+            + " | ".join(f"WER {lang}, fitted - full" for lang in SENTENCES)
+            + " | decode time fitted/full, 2-6 s |",
+            "| --- | --- | " + " | ".join("---" for _ in SENTENCES) + " | --- |",
+            *(
+                f"| {threshold:.1f} | {twice:.0%} | "
+                + " | ".join(f"{gap:+.3f}" for gap in gaps.values())
+                + f" | {ratio:.3f} |"
+                for threshold, twice, gaps, ratio in sweep
+            ),
+            "",
+        ]
     return out
 
 
