@@ -371,6 +371,10 @@ class FanOut:
             # After the last piece of a run-on utterance no more words come to keep pace with.
             allowed = bound - backlog + (0.0 if u.closes_run else said)
             rate = expected / allowed if allowed > 0 else room.catch_up_rate
+            log.debug("speaking rate", language=language, said_s=round(said, 2),
+                      backlog_s=round(backlog, 2), expected_s=round(expected, 2),
+                      rate=round(min(max(rate, 1.0), room.catch_up_rate), 2),
+                      last=u.closes_run)  # fmt: skip
         elif backlog > bound:
             behind = min(1.0, (backlog - bound) / bound)
             rate = 1.0 + (room.catch_up_rate - 1.0) * max(behind, 0.5)
