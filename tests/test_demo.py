@@ -20,12 +20,13 @@ def test_scripted_room_of_four_people_in_three_languages(spawn):
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     # Ana (en) is read in French by John through the Spanish pivot; Luis (es) in English.
-    assert "John   sees Ana (en->fr via en>es (apertium) > es>fr (apertium)): Bonjour" in out
-    assert "Marie  sees Luis (es->en via es>pt (apertium) > pt>en (bergamot)): Good" in out
-    assert "Ana    sees Marie (fr->es via fr>es (apertium))" in out
+    # (The whole output on failure: pytest would cut it short.)
+    assert "John   sees Ana (en->fr via en>es (apertium) > es>fr (apertium)): Bonjour" in out, out
+    assert "Marie  sees Luis (es->en via es>pt (apertium) > pt>en (bergamot)): Good" in out, out
+    assert "Ana    sees Marie (fr->es via fr>es (apertium))" in out, out
     # Six deliveries of translated speech: one per line and listener of another language,
     # a line of two sentences perhaps in two segments, the first while it is still said.
-    assert "over 6 deliveries" in out
+    assert "over 6 deliveries" in out, out
     rows = re.findall(r"^  (\S+->\S+) +[\d.]+ s(?: \((\d+) segments\))?$", out, re.M)
     assert [pair for pair, _ in rows] == [
         "Ana->John",
