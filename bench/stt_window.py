@@ -214,15 +214,22 @@ def confidence_sweep(rows: list[dict]) -> list[tuple[float, float, dict[str, flo
     2-6 s) per threshold of :data:`SWEEP` (the server's is -1.0).
     """
     found = []
-    mid = [r for r in rows if 2.0 <= r["seconds"] <= 6.0]
+    full_wer = {
+        lang: corpus_wer((r["reference"], r[FULL]["text"]) for r in rows if r["language"] == lang)
+        for lang in SENTENCES
+    }
     for threshold in SWEEP:
-        twice = sum(_fitted_under(r, threshold)[2] for r in rows) / len(rows)
-        gaps = {}
-        for language in SENTENCES:
-            mine = [r for r in rows if r["language"] == language]
-            fitted = corpus_wer((r["reference"], _fitted_under(r, threshold)[0]) for r in mine)
-            gaps[language] = fitted - corpus_wer((r["reference"], r[FULL]["text"]) for r in mine)
-        ratio = statistics.median(_fitted_under(r, threshold)[1] / r[FULL]["seconds"] for r in mid)
+        fitted = [(r, *_fitted_under(r, threshold)) for r in rows]  # (row, text, s, twice)
+        twice = sum(again for *_, again in fitted) / len(rows)
+        gaps = {
+            lang: corpus_wer((r["reference"], text) for r, text, *_ in fitted
+                             if r["language"] == lang) - full_wer[lang]
+            for lang in SENTENCES
+        }  # fmt: skip
+        ratio = statistics.median(
+            seconds / r[FULL]["seconds"] for r, _, seconds, _ in fitted
+            if 2.0 <= r["seconds"] <= 6.0
+        )  # fmt: skip
         found.append((threshold, twice, gaps, ratio))
     return found
 
@@ -292,8 +299,8 @@ def stt_window_markdown(data: dict) -> list[str]:
         ),
         "",
     ]
-    sweep = confidence_sweep(rows)
-    if any("avg_logprob" in r[FIT] for r in rows):
+    if any("avg_logprob" in r[FIT] for r in rows):  # runs before it kept no log-probability
+        sweep = confidence_sweep(rows)
         out += [
             "What a stricter low-confidence fall-back would give, from the same decodes (a",
             "fitted decode under the threshold takes the full window's text, and both times):",

@@ -373,7 +373,7 @@ class FanOut:
             rate = expected / allowed if allowed > 0 else room.catch_up_rate
             log.debug("speaking rate", language=language, said_s=round(said, 2),
                       backlog_s=round(backlog, 2), expected_s=round(expected, 2),
-                      rate=round(min(max(rate, 1.0), room.catch_up_rate), 2),
+                      wanted=round(rate, 2), cap=room.catch_up_rate,
                       last=u.closes_run)  # fmt: skip
         elif backlog > bound:
             behind = min(1.0, (backlog - bound) / bound)
