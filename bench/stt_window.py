@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.paired import wer_difference_interval
 from bench.sentences import SENTENCES
 from parley.metrics import WINDOW_FALLBACKS
 from services.stt.config import SttConfig
@@ -148,15 +149,13 @@ def measure(engines: dict[str, WhisperRecognizer], utterances: list[Utterance]) 
     return rows
 
 
-def difference_interval(rows: list[dict], draws: int = 2000) -> tuple[float, float]:
-    """90% interval of WER fitted - WER full over ``rows`` (a paired bootstrap over the
-    utterances): how far the difference could move by chance with other utterances alike."""
-    words = np.array([len(r["reference"].split()) for r in rows], float)
-    errors = np.array([[r[FIT]["wer"], r[FULL]["wer"]] for r in rows]) * words[:, None]
-    picks = np.random.default_rng(0).integers(0, len(rows), (draws, len(rows)))
-    diffs = (errors[picks, 0] - errors[picks, 1]).sum(axis=1) / words[picks].sum(axis=1)
-    low, high = np.percentile(diffs, [5, 95])
-    return float(low), float(high)
+def difference_interval(rows: list[dict]) -> tuple[float, float]:
+    """90% interval of WER fitted - WER full over ``rows``: how far the difference could move
+    by chance with other utterances alike."""
+    return wer_difference_interval(
+        [r["reference"] for r in rows], [r[FIT]["text"] for r in rows],
+        [r[FULL]["text"] for r in rows],
+    )  # fmt: skip
 
 
 def summarise(rows: list[dict]) -> tuple[list[tuple], list[tuple[str, float, float, bool]]]:
