@@ -25,7 +25,7 @@ import numpy as np
 
 from parley import audio, codecs, errors
 from services.tts.engines.base import Engine, SynthesisOptions, Voice
-from services.tts.tempo import MAX_FACTOR, MIN_FACTOR, Tempo
+from services.tts.tempo import MAX_FACTOR, MIN_FACTOR, stretch
 from services.tts.text import first_clause, sentences
 
 LEAD_S, TAIL_S = 0.05, 0.15
@@ -126,20 +126,18 @@ class Job:
 
     def _spoken(self, text: str) -> Iterator[np.ndarray]:
         """The engine's chunks for ``text``, at the speaking rate asked for: an engine that does
-        not honour rates speaks at its own, and the time-stretch makes up the difference."""
+        not honour rates speaks at its own, and the whole of ``text`` is stretched to make up
+        the difference (:mod:`services.tts.tempo`)."""
         rate = self.options.speaking_rate
         if self.engine.honours_rate or rate == 1.0 or not MIN_FACTOR <= rate <= MAX_FACTOR:
             yield from self.engine.synthesize(text, self.voice, self.options)
             return
-        tempo = Tempo(self.voice.sample_rate, rate)
         natural = dataclasses.replace(self.options, speaking_rate=1.0)
         chunks = self.engine.synthesize(text, self.voice, natural)
         with contextlib.closing(chunks):
-            for chunk in chunks:
-                if (faster := tempo.process(chunk)).shape[0]:
-                    yield faster
-        if (rest := tempo.flush()).shape[0]:
-            yield rest
+            spoken = list(chunks)
+        if spoken:
+            yield stretch(np.concatenate(spoken), self.voice.sample_rate, rate)
 
     def pieces(self) -> Iterator[Piece]:
         """The stream: encoded pieces in order. The first leaves as soon as the engine made any

@@ -187,3 +187,29 @@ async def test_opus_output_is_understood_at_a_tenth_of_the_bytes(
     assert opus_bytes / sum(len(r.audio) for r in pcm.replies) <= 0.12
     heard, heard_pcm = whisper(samples, language), whisper(pcm.samples, language)
     assert wer(text, heard) <= wer(text, heard_pcm) + 0.05, (heard, heard_pcm)
+
+
+@pytest.mark.parametrize(("language", "voice"), [("es", "pico:es-ES"), ("de", "pico:de-DE")])
+async def test_speech_sped_up_for_a_room_catching_up_is_understood(
+    tts_stub, whisper, language, voice
+):
+    """The fastest rate a room asks for by default, trimmed as rooms ask: stretched by PSOLA."""
+    from services.rooms.config import RoomsConfig
+
+    rate = RoomsConfig().catch_up_rate
+    normal = await speak(
+        tts_stub, TEXTS[language], language, voice=voice, rate=16_000, trim_silence=True
+    )
+    fast = await speak(
+        tts_stub,
+        TEXTS[language],
+        language,
+        voice=voice,
+        rate=16_000,
+        trim_silence=True,
+        speaking_rate=rate,
+    )
+    assert normal.seconds / fast.seconds == pytest.approx(rate, rel=0.08)
+    heard = whisper(fast.samples, language)
+    error = wer(TEXTS[language], heard)
+    assert error <= BOUNDS[language], f"{voice} at {rate}x: heard {heard!r} (WER {error:.2f})"
