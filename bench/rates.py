@@ -11,7 +11,7 @@ listener stands in for a person: where Whisper starts to mishear, people strain.
 
 Target: at the default cap, WER no more than 0.02 above the voice's own rate, in every language.
 
-Run: ``python -m bench.rates`` (about 20 minutes on 2 cores; ``--limit 40`` for a quick look,
+Run: ``python -m bench.rates`` (about 30 minutes on 2 cores; ``--limit 40`` for a quick look,
 ``--languages es,en`` for some languages).
 """
 

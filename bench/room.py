@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from parley_client import Connection
 from parley_client.audio import from_pcm16
@@ -76,14 +78,19 @@ class Server:
         self.address = f"127.0.0.1:{self.port}"
 
     async def ready(self) -> None:
+        """Returns once every service has started (the server's overall health is SERVING)."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                async with Connection(self.address) as parley:
-                    await parley.translation.pairs("en", "es")
+                async with grpc.aio.insecure_channel(self.address) as channel:
+                    reply = await health_pb2_grpc.HealthStub(channel).Check(
+                        health_pb2.HealthCheckRequest(), timeout=5
+                    )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
-            except Exception:  # not listening yet
-                await asyncio.sleep(0.2)
+            except grpc.RpcError:  # not listening yet
+                pass
+            await asyncio.sleep(0.2)
         raise RuntimeError("parley serve did not start")
 
     def cpu_seconds(self) -> float:

@@ -123,9 +123,9 @@ class RoomsConfig:
         metadata=option(
             "PARLEY_ROOMS_CATCH_UP_RATE",
             "fastest speaking rate of translated speech while listeners catch up or would fall "
-            "behind (python -m bench.rates: at 1.75x Whisper base hears the default English and "
-            "Spanish voices as well as at 1x, and mishears Pico's French, German and Italian "
-            "0.04-0.09 more; at 2x Spanish too)",
+            "behind (python -m bench.rates, about 160 sentences a language: at 1.75x Whisper "
+            "base mishears Pico's Spanish 0.01 more than at 1x, Piper's English 0.03 more and "
+            "Pico's French, German and Italian 0.05-0.08 more)",
         ),
     )
     allow_create_on_join: bool = field(
