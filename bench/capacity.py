@@ -5,7 +5,8 @@ Each person is alone in a room with one listener (Spanish captions): they say a 
 at staggered moments. For N people at once, the final-caption lag is, for each sentence, the
 time from the end of its speech to its final caption at the listener (the last piece's, for a
 sentence captioned in pieces while it was said; a sentence with no caption within 10 s counts
-as 10 s). N grows until the p95 of the lag passes 2 s; the capacity is the
+as 10 s). N grows in coarse steps until the p95 of the lag passes 2 s, then each number
+between the last N that kept it under and the first that did not is tried; the capacity is the
 largest N that kept it under.
 """
 
@@ -131,16 +132,26 @@ async def lag_for(address: str, people: int, lines: list[Clip], seconds: float) 
 
 
 async def capacity(address: str, lines: list[Clip], seconds: float = 40.0) -> dict:
-    """Grows the number of people until the lag's p95 passes the target."""
+    """Grows the number of people in coarse steps until the lag's p95 passes the target, then
+    tries each number between the last that held and the first that did not."""
     steps, held = [], 0
-    for people in STEPS:
+
+    async def holds(people: int) -> bool:
         lags = await lag_for(address, people, lines, seconds)
         p95 = percentile(lags, 95)
         steps.append({"people": people, "utterances": len(lags), "lag_p50_s": percentile(lags, 50),
                       "lag_p95_s": p95})  # fmt: skip
         print(f"    {people:>3} people: {len(lags):>4} sentences, caption lag p50 "
               f"{percentile(lags, 50):.2f} s, p95 {p95:.2f} s", flush=True)  # fmt: skip
-        if p95 >= TARGET_P95_S:
+        return p95 < TARGET_P95_S
+
+    for people in STEPS:
+        if not await holds(people):
+            for between in range(held + 1, people):
+                if not await holds(between):
+                    break
+                held = between
             break
         held = people
+    steps.sort(key=lambda step: step["people"])
     return {"people": held, "steps": steps}
