@@ -17,8 +17,11 @@ from services.rooms.decoding import DECODED
 from services.rooms.fanout import FanOut, Utterance, notice
 from services.rooms.room import Member, Room
 from services.rooms.tasks import TaskOwner
+from services.rooms.unrecognised import Unrecognised
 
 log = get_logger(__name__)
+
+MAX_RETRIES = 3  # new attempts at once after broken streams, with no final result between
 
 
 class AudioClock:
@@ -59,11 +62,17 @@ class SpeakerStream:
         self._finals: asyncio.Queue[Utterance | None] = asyncio.Queue()
         # What it is given: compressed audio comes decoded (services.rooms.decoding).
         self._format = DECODED if member.input_format.compressed else member.input_format
-        self._clock = AudioClock(self._format.sample_rate * self._format.frame_bytes / 1000)
+        bytes_per_ms = self._format.sample_rate * self._format.frame_bytes / 1000
+        self._clock = AudioClock(bytes_per_ms)
+        # Bounded by the longest utterance the recogniser keeps, and 5 s more.
+        limit_ms = max(room.max_utterance_ms, 15_000) + 5_000
+        self._unrecognised = Unrecognised(bytes_per_ms, int(limit_ms * bytes_per_ms))
         self._generation = 0
         self._ended_at: dict[str, float] = {}
         self._recognizer: asyncio.Task | None = None
         self._refused = False  # the recogniser refused this member's settings
+        self._finishing = False
+        self._retries = 0  # attempts made at once since the last final result
         self._deliverer = tasks.spawn(self._deliver(), "deliver")
 
     def feed(self, data: bytes) -> None:
@@ -78,6 +87,7 @@ class SpeakerStream:
         """Ends the stream after the audio received so far is recognised and delivered. A
         recognition service that has not answered within ``timeout_s`` is given up on (what it
         had answered is still delivered)."""
+        self._finishing = True
         self._audio.put_nowait(None)
         if self._recognizer is not None:
             _, late = await asyncio.wait([self._recognizer], timeout=timeout_s)
@@ -106,17 +116,24 @@ class SpeakerStream:
             endpointing=stt_pb2.EndpointingConfig(max_utterance_ms=self._room.max_utterance_ms),
         )
 
-    async def _requests(self):
+    async def _requests(self, again: list[bytes]):
+        """The config, then ``again`` (what a broken stream had not recognised), then the
+        member's audio as it comes."""
         yield stt_pb2.StreamingRecognizeRequest(config=self._config())
+        for data in again:
+            self._unrecognised.sent(data)
+            yield stt_pb2.StreamingRecognizeRequest(audio=audio_pb2.AudioChunk(data=data))
         while (data := await self._audio.get()) is not None:
             self._clock.mark(len(data))
+            self._unrecognised.sent(data)
             yield stt_pb2.StreamingRecognizeRequest(audio=audio_pb2.AudioChunk(data=data))
 
     async def _recognize(self) -> None:
         self._generation += 1
         answered = False
         try:
-            async for response in self._backends.recognize(self._requests()):
+            again = self._unrecognised.take()
+            async for response in self._backends.recognize(self._requests(again)):
                 answered = True
                 if response.HasField("speech_event"):
                     self._on_speech_event(response.speech_event)
@@ -126,6 +143,17 @@ class SpeakerStream:
             log.warning("recognition stream failed", error=exc.details())
             refusal = None if answered else await self._refusal()
             self._refused = refusal is not None
+            # A stream that worked and broke (its server died) leaves audio no final covered,
+            # some of it perhaps arrived before the failure was noticed: a new attempt is given
+            # it at once, instead of when the member next speaks. After any other failure that
+            # audio is dropped; a stream that never answered waits for new audio, and attempts
+            # with no final between them stop after a few, so a server that is down or fails
+            # on this audio is not called in a loop.
+            broken = exc.code() == grpc.StatusCode.UNAVAILABLE and answered
+            self._retries = self._retries + 1 if broken else 0
+            retry = broken and self._retries <= MAX_RETRIES and not self._finishing
+            if not retry:
+                self._unrecognised.take()
             self._room.send(
                 self._member,
                 notice(
@@ -134,9 +162,12 @@ class SpeakerStream:
                     "speak_language to be heard"
                     if refusal
                     else f"speech recognition failed ({exc.code().name}: {exc.details()}); "
-                    "your next words start a new attempt",
+                    + ("a new attempt takes what you said since your last caption" if retry
+                       else "your next words start a new attempt"),
                 ),
-            )
+            )  # fmt: skip
+            if retry:
+                self._recognizer = self._tasks.spawn(self._recognize(), "recognize")
         finally:
             if self._member.speaking:
                 self._set_speaking(False)
@@ -182,7 +213,10 @@ class SpeakerStream:
 
     def _on_result(self, result: stt_pb2.RecognitionResult) -> None:
         utterance_id = self._utterance_id(result)
-        if not result.is_final:
+        if result.is_final:
+            self._unrecognised.covered(result.end_offset.ToNanoseconds() / 1e6)
+            self._retries = 0
+        else:
             self._fanout.partial(
                 self._member, utterance_id, result.text, result.language, result.stability
             )

@@ -43,6 +43,10 @@ class ScriptedBackends:
         hold_synthesis: when set (cleared), each synthesis waits for it after its first chunk.
         stuck_recognition: recognition streams never end, even after the audio does (a
             recognition service that hangs).
+        dying: how many of the next recognition streams to get audio take their chunk and fail
+            with UNAVAILABLE, unrecognised (their server died with the audio in flight).
+        byte_offsets: results' offsets are where their chunk ends in the stream's audio, as
+            16 kHz PCM (for the room's record of what is recognised).
     """
 
     def __init__(self) -> None:
@@ -56,6 +60,8 @@ class ScriptedBackends:
         self.fail_synthesis: set[str] = set()
         self.hold_synthesis: asyncio.Event | None = None
         self.stuck_recognition = False
+        self.dying = 0
+        self.byte_offsets = False
         self.speech_s = CHUNKS * CHUNK_BYTES / 2 / 16_000  # audio per synthesis (16 kHz)
         self.rates: list[float] = []  # the speaking rate of each synthesis
         self.said_s = 0.0  # how long each utterance took to say (0: no offsets in results)
@@ -66,13 +72,17 @@ class ScriptedBackends:
         self.calls["recognize"] += 1
         self.recognizing += 1
         self.no_recognition.clear()
-        language, index = "en", 0
+        language, index, received = "en", 0, 0
         try:
             async for request in requests:
                 if request.HasField("config"):
                     language = request.config.language or "en"
                     continue
                 data = request.audio.data
+                received += len(data)
+                if self.dying:
+                    self.dying -= 1
+                    raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, "Stream removed")
                 if not data.startswith(SAY):
                     continue
                 uid = f"u{index}"
@@ -95,7 +105,9 @@ class ScriptedBackends:
                         text=data[len(SAY) :].decode(),
                         language=language,
                         start_offset=duration((index - 1) * self.said_s),
-                        end_offset=duration(index * self.said_s),
+                        end_offset=duration(
+                            received / 32_000 if self.byte_offsets else index * self.said_s
+                        ),
                     )
                 )
             if self.stuck_recognition:

@@ -407,3 +407,34 @@ async def test_a_full_glossary_never_makes_a_translation_request_too_long():
         assert list(sent.do_not_translate) == terms  # the service takes 100 at most
         for person in (ann, luis):
             await person.close()
+
+
+async def test_words_in_flight_when_the_recognition_server_dies_are_recognised_again():
+    backends = ScriptedBackends()
+    backends.byte_offsets = True
+    async with rooms(backends) as (stub, _, _):
+        room_id = await open_room(stub)
+        ann = await enter(stub, room_id, "Ann", "en", "en")
+        luis = await enter(stub, room_id, "Luis", "es", "es")
+        say(ann, "First")
+        await luis.wait_for(lambda _: luis.finals(), within_s=10)
+        # The server dies with "Second" in flight: a new stream is given it at once.
+        backends.dying = 1
+        say(ann, "Second")
+        await luis.wait_for(lambda _: len(luis.finals()) == 2, within_s=10)
+        assert [c.text for c in luis.finals()] == ["es: First", "es: Second"]
+        assert backends.calls["recognize"] == 2
+        (failed,) = [e.notice for e in ann.events if e.HasField("notice")]
+        assert "UNAVAILABLE" in failed.message and "new attempt takes" in failed.message
+        # When the new stream fails too, before answering, it is not retried in a loop: those
+        # words are lost, and the next ones start a new attempt.
+        backends.dying = 2
+        say(ann, "Third")
+        await ann.wait_for(lambda _: len([e for e in ann.events if e.HasField("notice")]) == 3)
+        assert backends.calls["recognize"] == 3
+        say(ann, "Fourth")
+        await luis.wait_for(lambda _: len(luis.finals()) == 3, within_s=10)
+        assert [c.text for c in luis.finals()][-1] == "es: Fourth"
+        assert backends.calls["recognize"] == 4
+        for person in (ann, luis):
+            await person.close()
