@@ -128,12 +128,13 @@ class SpeakerStream:
             self._unrecognised.sent(data)
             yield stt_pb2.StreamingRecognizeRequest(audio=audio_pb2.AudioChunk(data=data))
 
-    async def _recognize(self) -> None:
+    async def _recognize(self, again: list[bytes] | None = None) -> None:
+        """One recognition stream; ``again``: audio a broken one had not recognised."""
         self._generation += 1
+        self._unrecognised.take()  # a new stream, whose offsets start at 0
         answered = False
         try:
-            again = self._unrecognised.take()
-            async for response in self._backends.recognize(self._requests(again)):
+            async for response in self._backends.recognize(self._requests(again or [])):
                 answered = True
                 if response.HasField("speech_event"):
                     self._on_speech_event(response.speech_event)
@@ -145,15 +146,13 @@ class SpeakerStream:
             self._refused = refusal is not None
             # A stream that worked and broke (its server died) leaves audio no final covered,
             # some of it perhaps arrived before the failure was noticed: a new attempt is given
-            # it at once, instead of when the member next speaks. After any other failure that
+            # it at once, instead of when the member next speaks. After any other end that
             # audio is dropped; a stream that never answered waits for new audio, and attempts
             # with no final between them stop after a few, so a server that is down or fails
             # on this audio is not called in a loop.
             broken = exc.code() == grpc.StatusCode.UNAVAILABLE and answered
             self._retries = self._retries + 1 if broken else 0
             retry = broken and self._retries <= MAX_RETRIES and not self._finishing
-            if not retry:
-                self._unrecognised.take()
             self._room.send(
                 self._member,
                 notice(
@@ -167,7 +166,8 @@ class SpeakerStream:
                 ),
             )  # fmt: skip
             if retry:
-                self._recognizer = self._tasks.spawn(self._recognize(), "recognize")
+                again = self._unrecognised.take()
+                self._recognizer = self._tasks.spawn(self._recognize(again), "recognize")
         finally:
             if self._member.speaking:
                 self._set_speaking(False)
