@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Sequence
 
 import grpc
 
@@ -65,7 +66,7 @@ class SpeakerStream:
         bytes_per_ms = self._format.sample_rate * self._format.frame_bytes / 1000
         self._clock = AudioClock(bytes_per_ms)
         # Bounded by the longest utterance the recogniser keeps, and 5 s more.
-        limit_ms = max(room.max_utterance_ms, 15_000) + 5_000
+        limit_ms = room.max_utterance_ms + 5_000
         self._unrecognised = Unrecognised(bytes_per_ms, int(limit_ms * bytes_per_ms))
         self._generation = 0
         self._ended_at: dict[str, float] = {}
@@ -116,7 +117,7 @@ class SpeakerStream:
             endpointing=stt_pb2.EndpointingConfig(max_utterance_ms=self._room.max_utterance_ms),
         )
 
-    async def _requests(self, again: list[bytes]):
+    async def _requests(self, again: Sequence[bytes]):
         """The config, then ``again`` (what a broken stream had not recognised), then the
         member's audio as it comes."""
         yield stt_pb2.StreamingRecognizeRequest(config=self._config())
@@ -128,13 +129,13 @@ class SpeakerStream:
             self._unrecognised.sent(data)
             yield stt_pb2.StreamingRecognizeRequest(audio=audio_pb2.AudioChunk(data=data))
 
-    async def _recognize(self, again: list[bytes] | None = None) -> None:
+    async def _recognize(self, again: Sequence[bytes] = ()) -> None:
         """One recognition stream; ``again``: audio a broken one had not recognised."""
         self._generation += 1
         self._unrecognised.take()  # a new stream, whose offsets start at 0
         answered = False
         try:
-            async for response in self._backends.recognize(self._requests(again or [])):
+            async for response in self._backends.recognize(self._requests(again)):
                 answered = True
                 if response.HasField("speech_event"):
                     self._on_speech_event(response.speech_event)
