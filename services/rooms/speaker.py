@@ -26,12 +26,18 @@ MAX_RETRIES = 3  # new attempts at once after broken streams, with no final resu
 
 
 class AudioClock:
-    """When each part of a member's audio arrived, to time the endpointing stage."""
+    """When each part of a recognition stream's audio arrived, to time the endpointing stage
+    (offsets are the stream's: a new stream starts the clock again)."""
 
     def __init__(self, bytes_per_ms: float) -> None:
         self._bytes_per_ms = bytes_per_ms
         self._received = 0
         self._marks: deque[tuple[float, float]] = deque(maxlen=2000)  # (offset ms, wall time)
+
+    def restart(self) -> None:
+        """A new stream: its audio's offsets count from 0 again."""
+        self._received = 0
+        self._marks.clear()
 
     def mark(self, size: int) -> None:
         self._received += size
@@ -121,7 +127,8 @@ class SpeakerStream:
         """The config, then ``again`` (what a broken stream had not recognised), then the
         member's audio as it comes."""
         yield stt_pb2.StreamingRecognizeRequest(config=self._config())
-        for data in again:
+        for data in again:  # arrived earlier; timed from now, as it is heard from now
+            self._clock.mark(len(data))
             self._unrecognised.sent(data)
             yield stt_pb2.StreamingRecognizeRequest(audio=audio_pb2.AudioChunk(data=data))
         while (data := await self._audio.get()) is not None:
@@ -133,6 +140,7 @@ class SpeakerStream:
         """One recognition stream; ``again``: audio a broken one had not recognised."""
         self._generation += 1
         self._unrecognised.take()  # a new stream, whose offsets start at 0
+        self._clock.restart()
         answered = False
         try:
             async for response in self._backends.recognize(self._requests(again)):
