@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from parley.settings import SettingsError, option
 
+TURN_TRANSCRIPT = "smart-turn+transcript"  # Smart Turn and the early transcript agree
+
 
 @dataclass(frozen=True)
 class SttConfig:
@@ -100,7 +102,9 @@ class SttConfig:
     min_silence_ms: int = field(
         default=500,
         metadata=option(
-            "PARLEY_STT_MIN_SILENCE_MS", "default silence that ends an utterance, in ms"
+            "PARLEY_STT_MIN_SILENCE_MS",
+            "silence that ends an utterance when PARLEY_STT_TURN is off, in ms (a stream that "
+            "sets endpointing.min_silence_ms gets silence alone, that long)",
         ),
     )
     early_ms: int = field(
@@ -126,10 +130,13 @@ class SttConfig:
         default="off",
         metadata=option(
             "PARLEY_STT_TURN",
-            "what ends an utterance: silence alone (off: --min-silence-ms of it) or the "
-            "Smart Turn end-of-turn model (smart-turn: a finished sentence ends after "
-            "--turn-check-ms of silence, an unfinished one after --turn-max-silence-ms)",
-            choices=("off", "smart-turn"),
+            "what ends an utterance: silence alone (off: --min-silence-ms of it); the Smart "
+            "Turn end-of-turn model (smart-turn: a turn it judges finished ends after "
+            "--turn-check-ms of silence, an unfinished one after --turn-max-silence-ms); or "
+            "Smart Turn and the transcript together (smart-turn+transcript: a turn ends early "
+            "only if Smart Turn judges it finished and the recognition started after "
+            "--early-ms of silence ends a sentence, with . ? or !)",
+            choices=("off", "smart-turn", TURN_TRANSCRIPT),
         ),
     )
     turn_threshold: float = field(
@@ -150,7 +157,7 @@ class SttConfig:
         default=1000,
         metadata=option(
             "PARLEY_STT_TURN_MAX_SILENCE_MS",
-            "silence that ends a turn Smart Turn judged unfinished, in ms",
+            "silence that ends a turn judged unfinished, in ms",
         ),
     )
     turn_model: str = field(

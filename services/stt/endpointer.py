@@ -34,6 +34,10 @@ class EndpointingOptions:
         turn_max_silence_ms: with the model, the silence that ends a turn it judged unfinished
             (``min_silence_ms`` is then not used).
         turn_threshold: the model's probability from which the turn is complete.
+        turn_transcript: with the model, a pause it judged complete ends the utterance only
+            when the recognition started at ``early_ms`` also ends a sentence: the stream
+            then calls :meth:`Endpointer.end_now`; until it does, the pause waits as an
+            unfinished one.
     """
 
     min_silence_ms: int = 500
@@ -45,6 +49,7 @@ class EndpointingOptions:
     turn_check_ms: int = 0
     turn_max_silence_ms: int = 1000
     turn_threshold: float = 0.5
+    turn_transcript: bool = False
 
 
 class TurnJudge(Protocol):
@@ -134,6 +139,7 @@ class Endpointer:
         self._silence = 0
         self._index = 0
         self._unframed = np.zeros(0, dtype=np.float32)
+        self._judged_complete = False  # the model found the pause going on a complete turn
 
     @property
     def position(self) -> int:
@@ -194,6 +200,20 @@ class Endpointer:
             self._buffer[0] = self._buffer[0][sample - self._buffer_start :]
             self._buffer_start = sample
 
+    def end_now(self, index: int, end: int) -> list[Event]:
+        """Ends utterance ``index`` at stream sample ``end`` (the ``end`` of its
+        UtteranceMayEnd) if the end-of-turn model judged the pause going on complete and it has
+        been silent since: the transcript of that audio ends a sentence. Nothing otherwise."""
+        silent_since = min(self._last_speech_end + self._pad, self._position)
+        if (
+            not (
+                self._judged_complete and self.in_speech and self._index == index and self._silence
+            )
+            or silent_since != end
+        ):
+            return []
+        return [self._end(end)]
+
     def feed(self, samples: np.ndarray) -> list[Event]:
         """Processes the next samples; returns the events they completed."""
         joined = np.concatenate([self._unframed, samples]) if self._unframed.size else samples
@@ -230,10 +250,12 @@ class Endpointer:
             self._speech_frames += 1
             self._silence = 0
             self._last_speech_end = self._position
+            self._judged_complete = False
         elif prob < self._neg_threshold:
             self._silence += FRAME
         else:
             self._silence = 0
+            self._judged_complete = False
         if not self._started and self._speech_frames * FRAME >= _ms(self.options.min_speech_ms):
             events.append(self._start_event())
         early = _ms(self.options.early_ms)
@@ -261,7 +283,11 @@ class Endpointer:
         """Asks the end-of-turn model, once per pause, whether the turn is complete."""
         if self._turn is None or not self._crossed(_ms(self.options.turn_check_ms)):
             return False
-        return self._turn.probability(self.current_audio()) >= self.options.turn_threshold
+        complete = self._turn.probability(self.current_audio()) >= self.options.turn_threshold
+        if self.options.turn_transcript:  # the transcript has the last word (end_now)
+            self._judged_complete = complete
+            return False
+        return complete
 
     def _idle_frame(self, start: int, prob: float) -> list[Event]:
         # Keep only the pre-roll while idle.
@@ -309,6 +335,7 @@ class Endpointer:
         self._speech_frames = 0
         self._silence = 0
         self._probs = []
+        self._judged_complete = False
         return event
 
     def _cut(self) -> list[Event]:
@@ -335,3 +362,4 @@ class Endpointer:
         self._speech_frames = 0
         self._silence = 0
         self._probs = []
+        self._judged_complete = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -26,7 +27,7 @@ from parley.rpc import (
 from parley.server import Service
 from parley.v1 import stt_pb2, stt_pb2_grpc
 from services.stt import SERVICE_NAME
-from services.stt.config import SttConfig
+from services.stt.config import TURN_TRANSCRIPT, SttConfig
 from services.stt.endpointer import Endpointer, EndpointingOptions, UtteranceEnded
 from services.stt.engine import SAMPLE_RATE, TRANSCRIBE, TRANSLATE, RecognitionOptions
 from services.stt.hallucination import HallucinationFilter
@@ -122,6 +123,7 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
             turn_check_ms=self._config.turn_check_ms if by_turn else 0,
             turn_max_silence_ms=self._config.turn_max_silence_ms,
             turn_threshold=self._config.turn_threshold,
+            turn_transcript=by_turn and self._config.turn == TURN_TRANSCRIPT,
         )
         if endpointing.max_utterance_ms < 1000:
             raise InvalidInput("endpointing.max_utterance_ms must be at least 1000")
@@ -216,7 +218,13 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
                 request.audio, settings.audio_format, self._config.max_audio_s
             )
             samples = await asyncio.to_thread(audio.resample, samples, rate, SAMPLE_RATE)
-            utterances = await asyncio.to_thread(_split, samples, settings.endpointing, self._turn)
+            endpointing = settings.endpointing
+            if endpointing.turn_transcript:
+                # A whole clip has no early recognitions to judge its pauses by: silence alone
+                # splits it, as without an end-of-turn model.
+                endpointing = dataclasses.replace(endpointing, turn_check_ms=0,
+                                                  turn_transcript=False)  # fmt: skip
+            utterances = await asyncio.to_thread(_split, samples, endpointing, self._turn)
             timed = await asyncio.gather(
                 *(
                     self._registry.recognize(settings.model, u.audio, settings.options, batch=True)
@@ -298,7 +306,7 @@ def service(config: SttConfig) -> Service:
     """The service as a server hosts it, with its models per ``config``."""
     config.validate()
     registry = ModelRegistry(config)
-    turn = TurnModel(config.turn_model) if config.turn == "smart-turn" else None
+    turn = TurnModel(config.turn_model) if config.turn != "off" else None
     servicer = SpeechToTextServicer(config, registry, turn)
     background: set[asyncio.Task] = set()
 

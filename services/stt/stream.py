@@ -41,7 +41,8 @@ from services.stt.registry import ModelRegistry
 log = get_logger(__name__)
 
 FINALIZE = object()  # an input item: end the utterance in progress now
-DECODED = object()  # between input items: a container's decoder has audio ready on its own
+WAKE = object()  # between input items: decoded audio or a sentence's end is ready on its own
+SENTENCE_ENDS = tuple(".!?。！？")
 SENTENCE, UTTERANCE = "sentence", "utterance"
 CONTEXT_CHARS = 200  # of the committed text carried into the next decodes
 # A decode of the unfinished audio that finds fewer words than this per second of it (less its
@@ -136,7 +137,7 @@ class RecognitionStream:
     ) -> None:
         self._settings = settings
         self._registry = registry
-        self._decoded = asyncio.Event()  # set from the decoding thread
+        self._wake = asyncio.Event()  # set from the decoding thread or an early recognition
         self._loop = asyncio.get_running_loop()
         self._decoder = decoder_for(settings.audio_format, SAMPLE_RATE, self._on_decoded)
         self._resampler = StreamResampler(self._decoder.output_rate, SAMPLE_RATE)
@@ -149,6 +150,9 @@ class RecognitionStream:
         self._partial_pending: asyncio.Future | None = None
         # Recognition started when the end became likely: (index, end, future).
         self._early: tuple[int, int, asyncio.Future] | None = None
+        # (index, end) of an early recognition that ended a sentence: the utterance may end
+        # there without waiting for the longest silence (turn_transcript).
+        self._sentence_end: tuple[int, int] | None = None
         # Sentence commitment (see the module's doc).
         self._sentence = settings.commit == SENTENCE
         self._committer = SentenceCommitter()
@@ -272,22 +276,23 @@ class RecognitionStream:
         return found
 
     def _on_decoded(self) -> None:
-        self._loop.call_soon_threadsafe(self._decoded.set)
+        self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def _with_decoded(self, inputs: AsyncIterator[object]) -> AsyncIterator[object]:
-        """The inputs, with DECODED whenever a container's decoder finished audio on its own:
-        the last words of an Ogg page are heard without waiting for the next chunk."""
+    async def _with_wakes(self, inputs: AsyncIterator[object]) -> AsyncIterator[object]:
+        """The inputs, with WAKE whenever a container's decoder finished audio on its own (the
+        last words of an Ogg page are heard without waiting for the next chunk) or an early
+        recognition found the end of a sentence (acted on without waiting for more audio)."""
         iterator = inputs.__aiter__()
         following: asyncio.Future | None = None
         try:
             while True:
                 following = following or asyncio.ensure_future(iterator.__anext__())
-                waiter = asyncio.ensure_future(self._decoded.wait())
+                waiter = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait({following, waiter}, return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
-                if self._decoded.is_set():
-                    self._decoded.clear()
-                    yield DECODED
+                if self._wake.is_set():
+                    self._wake.clear()
+                    yield WAKE
                 if following.done():
                     try:
                         item = following.result()
@@ -300,21 +305,25 @@ class RecognitionStream:
                 following.cancel()
 
     async def _read(self, inputs: AsyncIterator[object]) -> None:
-        if self._settings.audio_format.compressed:
-            inputs = self._with_decoded(inputs)
+        compressed = self._settings.audio_format.compressed
+        if compressed or self._settings.endpointing.turn_transcript:
+            inputs = self._with_wakes(inputs)
         try:
             async for item in inputs:
                 self._apply_commit()
                 if item is FINALIZE:
                     self._handle(await asyncio.to_thread(self._endpointer.flush))
                     continue
-                if item is DECODED:
-                    samples = self._resampler.process(self._decoder.take())
+                if item is WAKE:
+                    taken = self._decoder.take() if compressed else np.zeros(0, np.float32)
+                    samples = self._resampler.process(taken)
                 else:
                     samples = self._resampler.process(self._decoder.feed(item))  # type: ignore[arg-type]
                 if samples.size:
                     self._handle(await asyncio.to_thread(self._endpointer.feed, samples))
                     self._maybe_partial()
+                if self._sentence_end is not None:
+                    self._handle(self._endpointer.end_now(*self._sentence_end))
             self._apply_commit()
             rest = self._resampler.process(await asyncio.to_thread(self._decoder.flush))
             if rest.size:
@@ -363,6 +372,8 @@ class RecognitionStream:
                 audio, _ = self._uncommitted(event.audio, event.audio_start)
                 future = self._registry.submit(self._settings.model, audio, self._options())
                 self._early = (event.index, event.end, future)
+                if self._settings.endpointing.turn_transcript:
+                    future.add_done_callback(self._on_early_result)
             elif isinstance(event, UtteranceEnded):
                 self._end(event)
 
@@ -372,7 +383,7 @@ class RecognitionStream:
             self._out.put_nowait(Activity(event.index, False, event.speech_end))
         if self._early is not None and self._early[:2] == (event.index, event.end):
             future = self._early[2]
-            self._early = None
+            self._early = self._sentence_end = None
         else:
             self._drop_early()
             audio, _ = self._uncommitted(event.audio, event.audio_start)
@@ -390,9 +401,19 @@ class RecognitionStream:
 
     def _drop_early(self) -> None:
         """Forgets an early recognition whose utterance went on after all."""
+        self._sentence_end = None
         if self._early is not None:
             self._early[2].cancel()  # skipped if it has not started; wasted if it has
             self._early = None
+
+    def _on_early_result(self, future: asyncio.Future) -> None:
+        """Notes an early recognition whose text ends a sentence (the endpointer ends the
+        utterance there if the end-of-turn model found the pause complete)."""
+        if self._early is None or self._early[2] is not future or future.cancelled():
+            return
+        if future.exception() is None and ends_sentence(future.result().value.text):
+            self._sentence_end = self._early[:2]
+            self._wake.set()
 
     def _maybe_partial(self) -> None:
         wanted = self._settings.interim_results or self._sentence
@@ -422,6 +443,13 @@ class RecognitionStream:
             _Pending(future, index, origin, position, False, segment=self._segment,
                      generation=self._generation, origin=origin, pauses=pauses)
         )  # fmt: skip
+
+
+def ends_sentence(text: str) -> bool:
+    """True when ``text`` ends with a full stop, question or exclamation mark (not an
+    ellipsis: Whisper writes one where the speaker trails off)."""
+    text = text.rstrip().rstrip("\"'»”)")
+    return text.endswith(SENTENCE_ENDS) and not text.endswith(("...", "…"))
 
 
 def stopped_short(
