@@ -205,12 +205,8 @@ class Endpointer:
         UtteranceMayEnd) if the end-of-turn model judged the pause going on complete and it has
         been silent since: the transcript of that audio ends a sentence. Nothing otherwise."""
         silent_since = min(self._last_speech_end + self._pad, self._position)
-        if (
-            not (
-                self._judged_complete and self.in_speech and self._index == index and self._silence
-            )
-            or silent_since != end
-        ):
+        judged = self._judged_complete and self.in_speech and self._silence > 0
+        if not judged or (self._index, silent_since) != (index, end):
             return []
         return [self._end(end)]
 
