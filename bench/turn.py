@@ -16,7 +16,9 @@ and how often a hesitation of 600 ms splits the sentence:
   cut-off half is judged complete;
 - Smart Turn and the transcript (``smart-turn+transcript``): a pause ends early only if Smart
   Turn judges it complete and the recognition started after 200 ms ends with a full stop,
-  question or exclamation mark (the final then comes with that decode), else after 1 s.
+  question or exclamation mark (the final then comes with that decode), else after 1 s; a
+  hesitation is split only if that recognition of the cut-off half (timed too) is done
+  before the speaker goes on.
 
 A judge wins where, over all voices, a complete sentence's final comes sooner on average than
 with silence alone and fewer than half the hesitations are split (each language is shown too).
@@ -47,6 +49,7 @@ from tests.voices import say, voices
 RATE = 16_000
 RESULTS = Path(__file__).resolve().parent / "results"
 JUDGES = ("smart-turn", TURN_TRANSCRIPT)
+HESITATION_MS = 600  # a pause in mid-sentence
 
 
 def cut_in_middle(audio: np.ndarray, language: str, engine: WhisperRecognizer) -> np.ndarray:
@@ -75,12 +78,15 @@ def measure(config: SttConfig) -> list[dict]:
                 started = time.perf_counter()
                 whole_text = engine.transcribe(audio, RecognitionOptions(language)).text
                 decode_s = time.perf_counter() - started
+                started = time.perf_counter()
+                cut_text = engine.transcribe(half, RecognitionOptions(language)).text
+                cut_decode_s = time.perf_counter() - started
                 rows.append({
                     "language": language, "engine": voice.engine,
                     "complete": model.probability(np.concatenate([audio, check])),
                     "cut": model.probability(np.concatenate([half, check])),
                     "complete_text": whole_text, "decode_s": decode_s,
-                    "cut_text": engine.transcribe(half, RecognitionOptions(language)).text,
+                    "cut_text": cut_text, "cut_decode_s": cut_decode_s,
                 })  # fmt: skip
     return rows
 
@@ -102,6 +108,17 @@ def final_ms(row: dict, judge: str, threshold: float, config: SttConfig) -> floa
     return max(config.turn_max_silence_ms, decoded)
 
 
+def splits(row: dict, judge: str, threshold: float, config: SttConfig) -> bool:
+    """Whether a pause of HESITATION_MS after the cut-off half ends the utterance there."""
+    if judge == "off":
+        return HESITATION_MS >= config.min_silence_ms
+    if not judged_complete(row, "cut", judge, threshold):
+        return HESITATION_MS >= config.turn_max_silence_ms
+    if judge == TURN_TRANSCRIPT:  # only if that recognition is done before speech resumes
+        return config.early_ms + 1000 * row["cut_decode_s"] < HESITATION_MS
+    return True
+
+
 def groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
     found = [("all", rows)]
     found += [(lang, [r for r in rows if r["language"] == lang]) for lang in SENTENCES]
@@ -114,11 +131,7 @@ def judged(part: list[dict], judge: str, threshold: float, config: SttConfig) ->
     hesitations split)."""
     complete = statistics.mean(judged_complete(r, "complete", judge, threshold) for r in part)
     final = statistics.mean(final_ms(r, judge, threshold, config) for r in part)
-    split = (
-        1.0
-        if judge == "off"
-        else statistics.mean(judged_complete(r, "cut", judge, threshold) for r in part)
-    )
+    split = statistics.mean(splits(r, judge, threshold, config) for r in part)
     return complete, final, split
 
 
@@ -167,16 +180,18 @@ def turn_markdown(data: dict) -> list[str]:
         f"From `python -m bench.turn`, {data['when']}: {len(rows)} sentences of five words or",
         "more in en, es, fr, de and it, each spoken by every voice (Pico, espeak-ng, MBROLA,",
         "Piper), judged as the endpointer would after 200 ms of silence: whole, and cut at a",
-        "word boundary near its middle (a speaker who hesitates 600 ms). *Final* is how long",
-        "after the end of a complete sentence its final result comes: the silence the rule",
-        "waits for or, if longer, the recognition started after 200 ms of silence (Whisper",
-        f"base, beam {config.beam_size}, median {decode_ms:.0f} ms here).",
+        f"word boundary near its middle (a speaker who hesitates {HESITATION_MS} ms). *Final*",
+        "is how long after the end of a complete sentence its final result comes: the",
+        "silence the rule waits for or, if longer, the recognition started after 200 ms of",
+        f"silence (Whisper base, beam {config.beam_size}, median {decode_ms:.0f} ms here).",
         f"*Silence alone* ends every utterance after {config.min_silence_ms} ms and splits every",
         f"such hesitation. *Smart Turn* (v3.2, threshold {t}) ends a pause it judges complete",
         f"after {config.turn_check_ms} ms and one it judges unfinished after "
         f"{config.turn_max_silence_ms} ms.",
         "*+ transcript* ends a pause early only if Smart Turn judges it complete and that",
-        f"recognition ends with . ? or !, else after {config.turn_max_silence_ms} ms.",
+        f"recognition ends with . ? or !, else after {config.turn_max_silence_ms} ms; it splits a",
+        "hesitation only if the recognition of the half said is done before the speaker goes",
+        "on.",
         "",
         "| voices | sentences | silence alone: final | Smart Turn: complete judged complete |"
         " final | hesitations split | + transcript: complete judged complete | final |"
@@ -203,6 +218,8 @@ def turn_markdown(data: dict) -> list[str]:
     chosen = winner(rows, t, config)
     split = {k[0]: judged(rows, j, t, config)[2] for k, j in (("s", "smart-turn"),
                                                              ("t", TURN_TRANSCRIPT))}  # fmt: skip
+    fast = by_decode(rows)[0][1]
+    fast_final = {j: judged(fast, j, t, config)[1] if fast else 0.0 for j in ("off", *JUDGES)}
     if chosen == TURN_TRANSCRIPT:
         out += [
             "Smart Turn alone does not separate the two on these synthetic voices: it judges",
@@ -221,9 +238,12 @@ def turn_markdown(data: dict) -> list[str]:
             f"hesitations against Smart Turn's {split['s']:.0%}, for finals about as soon, but",
             "no sooner than silence alone: a final waits for its recognition however soon the",
             "pause is judged (over 300 ms for most of these sentences on this machine), and the",
-            "complete sentences judged unfinished wait the full second. Both are settings",
-            f"(`PARLEY_STT_TURN=smart-turn` or `{TURN_TRANSCRIPT}`) for voices and machines",
-            "where they do better.",
+            "complete sentences judged unfinished wait the full second. Where the recognition",
+            f"took {FAST_DECODE_S * 1000:.0f} ms or less ({len(fast)} sentences), finals came after"
+            f" {fast_final[TURN_TRANSCRIPT]:.0f} ms with the transcript against"
+            f" {fast_final['off']:.0f} ms with silence alone: a smaller model or a faster",
+            "machine is where it may win. Both are settings (`PARLEY_STT_TURN=smart-turn` or",
+            f"`{TURN_TRANSCRIPT}`).",
         ]
     return [*out, ""]
 
