@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.sentences import SENTENCES
+from services.stt.commit import ends_sentence
 from services.stt.config import TURN_TRANSCRIPT, SttConfig
 from services.stt.engine import RecognitionOptions
 from services.stt.models import BUILTIN, default_cache_dir
-from services.stt.stream import ends_sentence
 from services.stt.turn import TurnModel
 from services.stt.whisper import WhisperRecognizer
 from tests.voices import say, voices
@@ -216,8 +216,7 @@ def turn_markdown(data: dict) -> list[str]:
         "",
     ]
     chosen = winner(rows, t, config)
-    split = {k[0]: judged(rows, j, t, config)[2] for k, j in (("s", "smart-turn"),
-                                                             ("t", TURN_TRANSCRIPT))}  # fmt: skip
+    split = {j: judged(rows, j, t, config)[2] for j in JUDGES}
     fast = by_decode(rows)[0][1]
     fast_final = {j: judged(fast, j, t, config)[1] if fast else 0.0 for j in ("off", *JUDGES)}
     if chosen == TURN_TRANSCRIPT:
@@ -234,8 +233,9 @@ def turn_markdown(data: dict) -> list[str]:
             "Neither rule beats silence alone here, so both are off by default",
             "(`PARLEY_STT_TURN=off`). Smart Turn alone judges most sentences cut off mid-way",
             "complete (it was trained on people's speech, whose rhythm these voices lack; this",
-            f"benchmark has none to try). With the transcript it splits {split['t']:.0%} of the",
-            f"hesitations against Smart Turn's {split['s']:.0%}, for finals about as soon, but",
+            "benchmark has none to try). With the transcript it splits",
+            f"{split[TURN_TRANSCRIPT]:.0%} of the hesitations against Smart Turn's",
+            f"{split['smart-turn']:.0%}, for finals about as soon, but",
             "no sooner than silence alone: a final waits for its recognition however soon the",
             "pause is judged (over 300 ms for most of these sentences on this machine), and the",
             "complete sentences judged unfinished wait the full second. Where the recognition",

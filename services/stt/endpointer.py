@@ -246,11 +246,11 @@ class Endpointer:
             self._speech_frames += 1
             self._silence = 0
             self._last_speech_end = self._position
-            self._judged_complete = False
         elif prob < self._neg_threshold:
             self._silence += FRAME
         else:
             self._silence = 0
+        if not self._silence:  # a new pause, if any, is judged afresh
             self._judged_complete = False
         if not self._started and self._speech_frames * FRAME >= _ms(self.options.min_speech_ms):
             events.append(self._start_event())
@@ -358,4 +358,3 @@ class Endpointer:
         self._speech_frames = 0
         self._silence = 0
         self._probs = []
-        self._judged_complete = False
