@@ -35,6 +35,7 @@ from services.stt.engine import Word
 from services.stt.openers import opens_phrase
 
 SENTENCE_END = re.compile(r"[.!?。！？…]['\"”’)\]]*$")
+FULL_STOPS = tuple(".!?。！？")  # what ends a sentence that is not trailing off (no ellipsis)
 PAUSE = re.compile(r"[.!?。！？…,;:，、；：]['\"”’)\]]*$")  # the end of a sentence or a clause
 MIN_CLAUSE_WORDS = 4  # words a committed clause (or run-on piece) has at least
 RUN_ON_S = 4.0  # agreed speech with no agreed punctuation after which the widest pause commits
@@ -48,6 +49,13 @@ FIRST_PIECE_AFTER_S = 2.5  # audio an utterance holds before a first piece of it
 _KEY = re.compile(r"\w+", re.UNICODE)
 TAIL_S = 0.3  # after the last word of a decode, how far its audio may reach
 OVERLAP_WORDS = 3  # at most this many words of a new decode may repeat the committed end
+
+
+def ends_sentence(text: str) -> bool:
+    """True when ``text`` ends with a full stop, question or exclamation mark (not an
+    ellipsis: Whisper writes one where the speaker trails off)."""
+    text = text.rstrip().rstrip("\"'»”)")
+    return text.endswith(FULL_STOPS) and not text.endswith(("...", "…"))
 
 
 def key(word: str) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 from parley.audio import AudioFormat, StreamResampler, decoder_for
 from parley.errors import ParleyError
 from parley.logs import get_logger
-from services.stt.commit import SentenceCommitter, without_repeated_head
+from services.stt.commit import SentenceCommitter, ends_sentence, without_repeated_head
 from services.stt.endpointer import (
     Endpointer,
     EndpointingOptions,
@@ -42,7 +42,6 @@ log = get_logger(__name__)
 
 FINALIZE = object()  # an input item: end the utterance in progress now
 WAKE = object()  # between input items: decoded audio or a sentence's end is ready on its own
-SENTENCE_ENDS = tuple(".!?。！？")
 SENTENCE, UTTERANCE = "sentence", "utterance"
 CONTEXT_CHARS = 200  # of the committed text carried into the next decodes
 # A decode of the unfinished audio that finds fewer words than this per second of it (less its
@@ -443,13 +442,6 @@ class RecognitionStream:
             _Pending(future, index, origin, position, False, segment=self._segment,
                      generation=self._generation, origin=origin, pauses=pauses)
         )  # fmt: skip
-
-
-def ends_sentence(text: str) -> bool:
-    """True when ``text`` ends with a full stop, question or exclamation mark (not an
-    ellipsis: Whisper writes one where the speaker trails off)."""
-    text = text.rstrip().rstrip("\"'»”)")
-    return text.endswith(SENTENCE_ENDS) and not text.endswith(("...", "…"))
 
 
 def stopped_short(

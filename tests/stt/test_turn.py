@@ -10,6 +10,7 @@ import pytest
 
 from parley.server import ServerConfig, running
 from parley.v1 import audio_pb2, stt_pb2, stt_pb2_grpc
+from services.stt.commit import ends_sentence
 from services.stt.config import TURN_TRANSCRIPT, SttConfig
 from services.stt.endpointer import (
     Endpointer,
@@ -20,7 +21,6 @@ from services.stt.endpointer import (
 from services.stt.engine import RecognitionOptions
 from services.stt.models import BUILTIN, default_cache_dir
 from services.stt.servicer import service
-from services.stt.stream import ends_sentence
 from services.stt.turn import TurnModel
 from services.stt.whisper import WhisperRecognizer
 from tests.speech import pcm16, silence, wer
