@@ -6,7 +6,9 @@ Measured per monologue, for a server that commits each sentence while the speake
 (``PARLEY_STT_COMMIT=sentence``) and one that waits for the end of the utterance (``utterance``):
 
 - per sentence, the lag from its end in the speaker's audio to the first translated audio of
-  it at the listener (the first audio of the segment whose text reaches that sentence);
+  it at the listener: the first audio of the segment that carries its last-but-one word, the
+  script aligned word by word with the committed text (a misheard or missed word elsewhere
+  does not move a sentence into a later segment);
 - when the listener finishes hearing, after the speaker stopped (playing every chunk in order,
   from the moment it arrives);
 - server CPU seconds per minute of speech;
@@ -20,12 +22,13 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import jiwer
 import numpy as np
 
 from bench.room import RATE, Server, percentile
 from bench.sentences import SENTENCES
 from parley_client import Connection
-from tests.speech import voiced_span_ms, wer
+from tests.speech import plain, voiced_span_ms, wer
 from tests.voices import Voice, say
 
 GAP_S = 0.12
@@ -82,6 +85,7 @@ class Heard:
     order: list[str] = field(default_factory=list)
     first_audio: dict[str, float] = field(default_factory=dict)
     chunks: list[tuple[float, float]] = field(default_factory=list)  # (arrival, seconds)
+    audio_s: dict[str, float] = field(default_factory=dict)  # each segment's audio length
     speaker_here: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -100,30 +104,67 @@ async def _listen(session, heard: Heard, rate: int) -> None:
         elif kind == "audio_chunk":
             uid = event.audio_chunk.utterance_id
             heard.first_audio.setdefault(uid, now)
-            heard.chunks.append((now, len(event.audio_chunk.data) / 2 / rate))
+            seconds = len(event.audio_chunk.data) / 2 / rate
+            heard.chunks.append((now, seconds))
+            heard.audio_s[uid] = heard.audio_s.get(uid, 0.0) + seconds
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", plain(text).lower())
 
 
 def _words(text: str) -> int:
-    return len(re.findall(r"\w+", text))
+    return len(_tokens(text))
+
+
+def carrying_segments(sentences: list[str], segments: list[str]) -> list[int | None]:
+    """For each sentence of the script, the index of the segment that carries its last-but-one
+    word (a last word committed with the next segment is no delay), or None if nothing does.
+
+    The script and the segments' text joined are aligned word by word (jiwer's alignment), so
+    a word misheard, missed or added does not shift the sentences after it. A sentence whose
+    key word was missed is carried where its nearest earlier word is, else its next one.
+    """
+    ref, keys, starts = [], [], []
+    for sentence in sentences:
+        starts.append(len(ref))
+        ref += _tokens(sentence)
+        keys.append(max(starts[-1], len(ref) - 2))
+    hyp_owner = [i for i, text in enumerate(segments) for _ in _tokens(text)]
+    if not ref or not hyp_owner:
+        return [None] * len(sentences)
+    hyp = [t for text in segments for t in _tokens(text)]
+    aligned: list[int | None] = [None] * len(ref)  # script word -> heard word
+    for chunk in jiwer.process_words(" ".join(ref), " ".join(hyp)).alignments[0]:
+        if chunk.type in ("equal", "substitute"):
+            for k in range(chunk.ref_end_idx - chunk.ref_start_idx):
+                aligned[chunk.ref_start_idx + k] = chunk.hyp_start_idx + k
+    found = []
+    for start, key in zip(starts, keys, strict=True):
+        earlier = [aligned[i] for i in range(key, start - 1, -1) if aligned[i] is not None]
+        later = [aligned[i] for i in range(key + 1, len(ref)) if aligned[i] is not None]
+        word = earlier[0] if earlier else (later[0] if later else None)
+        found.append(None if word is None else hyp_owner[word])
+    return found
 
 
 def measure(m: Monologue, heard: Heard, t0: float) -> dict:
     """Per-sentence lags, the end of hearing, and WER, from what the listener got."""
-    delivered, covered = [], 0  # (cumulative words, first audio) per segment, in order
-    for uid in heard.order:
-        covered += _words(heard.texts[uid])
-        if uid in heard.first_audio:
-            delivered.append((covered, heard.first_audio[uid]))
-    lags, needed = [], 0
-    for sentence, end_s in zip(m.sentences, m.ends_s, strict=True):
-        needed += _words(sentence)
-        # The first segment whose text reaches this sentence (a word or two may be misheard).
-        first = next((at for words, at in delivered if words >= needed - 1), None)
+    texts = [heard.texts[uid] for uid in heard.order]
+    lags = []
+    for segment, end_s in zip(carrying_segments(m.sentences, texts), m.ends_s, strict=True):
+        # The first audio of that segment, or of the next one that had audio.
+        first = None
+        if segment is not None:
+            first = next(
+                (heard.first_audio[u] for u in heard.order[segment:] if u in heard.first_audio),
+                None,
+            )
         lags.append((first - (t0 + end_s)) if first is not None else float("nan"))
     playing = 0.0
     for arrival, seconds in heard.chunks:
         playing = max(playing, arrival) + seconds
-    joined = " ".join(heard.texts[uid] for uid in heard.order)
+    joined = " ".join(texts)
     return {
         "voice": m.voice.label,
         "language": m.language,
@@ -132,6 +173,8 @@ def measure(m: Monologue, heard: Heard, t0: float) -> dict:
         "lags_s": lags,
         "heard_until_s": playing - (t0 + m.ends_s[-1]) if playing else float("nan"),
         "wer": wer(m.script, joined),
+        "texts": texts,
+        "audio_s": [heard.audio_s.get(uid, 0.0) for uid in heard.order],
     }
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from bench.paired import wer_difference_interval
 from bench.sentences import SENTENCES
 from parley.metrics import WINDOW_FALLBACKS
+from parley.settings import resolve
 from services.stt.config import SttConfig
 from services.stt.engine import RecognitionOptions
 from services.stt.hallucination import reason as unlikely
@@ -255,6 +256,8 @@ def stt_window_markdown(data: dict) -> list[str]:
     """The section of docs/benchmarks.md for a saved run (see main)."""
     rows = data["rows"]
     table, verdicts = summarise(rows)
+    # Runs saved before the window was recorded used the audio plus 1 s, at least 10 s.
+    window = data.get("window", {"margin_ms": 1000, "min_ms": 10_000})
     out = [
         "## Recognition window",
         "",
@@ -262,7 +265,8 @@ def stt_window_markdown(data: dict) -> list[str]:
         f"{len(rows)} utterances of 1-12 s in en, es, fr, de and it ({data['voices']} voices of",
         "Pico, espeak-ng, MBROLA and Piper at several speeds and pitches, half of them with pink",
         "noise at 12 dB SNR), each decoded with the full 30 s window and with the fitted one",
-        "(the audio plus 1 s, at least 10 s) by the engine the server runs, one after the other.",
+        f"(the audio plus {window['margin_ms'] / 1000:g} s, at least {window['min_ms'] / 1000:g} s)"
+        " by the engine the server runs, one after the other.",
         "A fall-back is a fitted decode whose output looked wrong (token budget reached, a loop,",
         "more words than the time allows, gzip ratio over 2.4, average log-probability under",
         "-1) and was decoded again with the full window; dropped results are those the service",
@@ -356,9 +360,8 @@ def report(rows: list[dict]) -> bool:
     return all(ok for *_, ok in verdicts)
 
 
-def engines(model: str) -> dict[str, WhisperRecognizer]:
+def engines(model: str, config: SttConfig) -> dict[str, WhisperRecognizer]:
     """The same model twice, loaded once: one engine per window."""
-    config = SttConfig()
     source = next(s for s in BUILTIN if s.name == model)
     engine = WhisperRecognizer(
         source, default_cache_dir(config.cache_dir), "cpu", "int8", beam_size=config.beam_size
@@ -377,12 +380,18 @@ def main() -> int:
     args = parser.parse_args()
     utterances = corpus(args.quick)
     print(f"{len(utterances)} utterances, {len({u.voice for u in utterances})} voices")
-    rows = measure(engines("whisper-base"), utterances)
+    # The server's settings, PARLEY_STT_WINDOW_MIN_MS and the others included.
+    config = resolve(SttConfig)
+    print(f"fitted window: the audio plus {config.window_margin_ms} ms, at least "
+          f"{config.window_min_ms} ms")  # fmt: skip
+    rows = measure(engines("whisper-base", config), utterances)
     passed = report(rows)
     if not args.quick:
         RESULTS.mkdir(parents=True, exist_ok=True)
         saved = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-                 "voices": len({u.voice for u in utterances}), "rows": rows}  # fmt: skip
+                 "voices": len({u.voice for u in utterances}),
+                 "window": {"margin_ms": config.window_margin_ms, "min_ms": config.window_min_ms},
+                 "rows": rows}  # fmt: skip
         (RESULTS / "stt_window.json").write_text(json.dumps(saved, indent=1))
     return 0 if passed else 1
 

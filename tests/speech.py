@@ -44,7 +44,8 @@ def pcm16(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
+    """``text`` without accents (é -> e), as the WER here compares words."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -71,8 +72,8 @@ def corpus_wer(pairs) -> float:
     )
     pairs = list(pairs)
     return jiwer.wer(
-        [_plain(r) for r, _ in pairs],
-        [_plain(h) for _, h in pairs],
+        [plain(r) for r, _ in pairs],
+        [plain(h) for _, h in pairs],
         reference_transform=norm,
         hypothesis_transform=norm,
     )

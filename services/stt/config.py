@@ -89,7 +89,9 @@ class SttConfig:
         default=10_000,
         metadata=option(
             "PARLEY_STT_WINDOW_MIN_MS",
-            "the shortest fitted window, in ms (shorter ones make Whisper loop more often)",
+            "the shortest fitted window, in ms (shorter ones make Whisper loop more often: at "
+            "6000, python -m bench.stt_window fell back to the full window for 16% of "
+            "utterances, not 11%, and Italian's WER was 0.03 over the full window's)",
         ),
     )
     cache_dir: str = field(
