@@ -37,7 +37,7 @@ from services.stt.openers import opens_phrase
 SENTENCE_END = re.compile(r"[.!?。！？…]['\"”’)\]]*$")
 FULL_STOPS = tuple(".!?。！？")  # what ends a sentence that is not trailing off (no ellipsis)
 PAUSE = re.compile(r"[.!?。！？…,;:，、；：]['\"”’)\]]*$")  # the end of a sentence or a clause
-MIN_CLAUSE_WORDS = 4  # words a committed clause (or run-on piece) has at least
+MIN_CLAUSE_WORDS = 3  # words a committed clause (or run-on piece) has at least, as MIN_OPENER_WORDS
 RUN_ON_S = 4.0  # agreed speech with no agreed punctuation after which the widest pause commits
 ANCHOR_WORDS = 3  # words before a clause's last word that two decodes must share
 ANCHOR_S = 0.4  # how far apart in time two decodes may put the same clause end

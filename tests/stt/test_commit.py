@@ -64,8 +64,16 @@ def test_a_clause_end_both_decodes_agree_on_commits_if_the_clause_is_long_enough
         words("I will call you back after the meeting, we need"), 2.8,
     )  # fmt: skip
     assert commit.text == "I will call you back after the meeting,"
-    # Too short a clause waits: "Yes," is not sent on its own.
+    # Too short a clause waits: "Yes," or "Well, yes," is not sent on its own.
     assert second_of_two(words("Yes, of course"), 2.6, words("Yes, of course we"), 3.0) is None
+    assert second_of_two(words("Well, yes, of"), 2.6, words("Well, yes, of course"), 3.0) is None
+    # Three words are a phrase: "after lunch, my sister works" does not wait for the sister's
+    # sentence to end (the monologue benchmark: a sentence's tail heard 5 s late).
+    commit = second_of_two(
+        words("después de comer, mi hermana"), 2.6, words("después de comer, mi hermana trabaja"),
+        3.0,
+    )  # fmt: skip
+    assert commit.text == "después de comer,"
 
 
 def test_an_utterance_too_short_to_gain_from_pieces_is_heard_whole():
