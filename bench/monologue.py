@@ -141,9 +141,8 @@ def carrying_segments(sentences: list[str], segments: list[str]) -> list[int | N
                 aligned[chunk.ref_start_idx + k] = chunk.hyp_start_idx + k
     found = []
     for start, key in zip(starts, keys, strict=True):
-        earlier = [aligned[i] for i in range(key, start - 1, -1) if aligned[i] is not None]
-        later = [aligned[i] for i in range(key + 1, len(ref)) if aligned[i] is not None]
-        word = earlier[0] if earlier else (later[0] if later else None)
+        nearest = [*range(key, start - 1, -1), *range(key + 1, len(ref))]  # earlier, then later
+        word = next((aligned[i] for i in nearest if aligned[i] is not None), None)
         found.append(None if word is None else hyp_owner[word])
     return found
 

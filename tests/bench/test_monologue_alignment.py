@@ -37,3 +37,9 @@ def test_misheard_words_still_align_by_position():
 
 def test_a_sentence_never_heard_is_carried_by_no_segment():
     assert carrying_segments(SCRIPT, []) == [None, None, None]
+
+
+def test_a_sentence_missed_whole_is_carried_with_what_follows_it_or_by_nothing():
+    segments = ["The train leaves at eight.", "Thank you."]  # the second sentence never heard
+    assert carrying_segments(SCRIPT, segments) == [0, 1, 1]
+    assert carrying_segments(SCRIPT, ["The train leaves at eight."]) == [0, None, None]
