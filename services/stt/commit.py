@@ -4,8 +4,10 @@ whisper_streaming, committed at sentence and clause ends).
 The audio of the unfinished utterance is decoded again every so often, from the same start.
 Words that two consecutive decodes agree on will not change; of those, the words up to the last
 sentence end are committed. With no sentence end, they are committed up to the last clause end
-(a comma, a colon) both decodes punctuate after :data:`MIN_CLAUSE_WORDS` words or more: in
-speech that runs on, Whisper often writes a comma where a sentence ends. Failing that, up to
+(a comma, a colon) both decodes punctuate after :data:`MIN_CLAUSE_WORDS` words or more
+(:data:`MIN_NEXT_CLAUSE_WORDS` once part of the utterance is out, so that a sentence's short
+tail is not held until the next sentence's clause end): in speech that runs on, Whisper often
+writes a comma where a sentence ends. Failing that, up to
 the last agreed word after which the voice activity model heard the speaker pause. Failing
 that, once :data:`ANCHOR_AFTER_S` of audio wait, up to a clause end (punctuated, or a pause)
 that both decodes put at the same moment after the same words, whatever came before those and
@@ -37,7 +39,8 @@ from services.stt.openers import opens_phrase
 SENTENCE_END = re.compile(r"[.!?。！？…]['\"”’)\]]*$")
 FULL_STOPS = tuple(".!?。！？")  # what ends a sentence that is not trailing off (no ellipsis)
 PAUSE = re.compile(r"[.!?。！？…,;:，、；：]['\"”’)\]]*$")  # the end of a sentence or a clause
-MIN_CLAUSE_WORDS = 3  # words a committed clause (or run-on piece) has at least, as MIN_OPENER_WORDS
+MIN_CLAUSE_WORDS = 4  # words a committed clause (or run-on piece) has at least
+MIN_NEXT_CLAUSE_WORDS = 3  # the same, once part of the utterance is out (as MIN_OPENER_WORDS)
 RUN_ON_S = 4.0  # agreed speech with no agreed punctuation after which the widest pause commits
 ANCHOR_WORDS = 3  # words before a clause's last word that two decodes must share
 ANCHOR_S = 0.4  # how far apart in time two decodes may put the same clause end
@@ -126,17 +129,21 @@ class SentenceCommitter:
             if SENTENCE_END.search(words[i].word)
             and (i + 1 < len(words) or PAUSE.search(previous[i].word))
         ]  # fmt: skip
+        # A first piece as short as three words would split ordinary utterances ("Good morning
+        # everyone, | how are you today?"); once the speaker runs on, a sentence's short tail
+        # ("después de comer,") would otherwise wait for the next sentence's clause end.
+        shortest = MIN_NEXT_CLAUSE_WORDS if running_on else MIN_CLAUSE_WORDS
         if not ends:
             # A sentence still going on: a clause end both decodes agree on, not too short a
             # piece (Whisper often writes a comma where a sentence ends in run-on speech).
             ends = [
-                i for i in range(MIN_CLAUSE_WORDS - 1, agreed)
+                i for i in range(shortest - 1, agreed)
                 if PAUSE.search(words[i].word) and PAUSE.search(previous[i].word)
             ]  # fmt: skip
         paused = _paused(words, pauses)
         if not ends:
             # The speaker paused after agreed words: a breath between two phrases.
-            ends = [i for i in range(MIN_CLAUSE_WORDS - 1, min(agreed, len(words) - 1))
+            ends = [i for i in range(shortest - 1, min(agreed, len(words) - 1))
                     if i in paused]  # fmt: skip
         if not ends and audio_s >= ANCHOR_AFTER_S:
             ends = _anchored_clause_ends(previous, words, agreed, paused)

@@ -67,13 +67,15 @@ def test_a_clause_end_both_decodes_agree_on_commits_if_the_clause_is_long_enough
     # Too short a clause waits: "Yes," or "Well, yes," is not sent on its own.
     assert second_of_two(words("Yes, of course"), 2.6, words("Yes, of course we"), 3.0) is None
     assert second_of_two(words("Well, yes, of"), 2.6, words("Well, yes, of course"), 3.0) is None
-    # Three words are a phrase: "after lunch, my sister works" does not wait for the sister's
-    # sentence to end (the monologue benchmark: a sentence's tail heard 5 s late).
-    commit = second_of_two(
-        words("después de comer, mi hermana"), 2.6, words("después de comer, mi hermana trabaja"),
-        3.0,
-    )  # fmt: skip
-    assert commit.text == "después de comer,"
+    # Three words are not a first piece: an ordinary utterance stays whole.
+    said = "Good morning everyone, how are you"
+    assert second_of_two(words(said), 2.6, words(said + " today"), 3.0) is None
+    # Once the speaker runs on, they are: a sentence's tail after a committed piece does not
+    # wait for the next sentence's clause end (the monologue benchmark: heard 5 s late).
+    committer = SentenceCommitter()
+    committer.offer(words("después de comer, mi hermana"), 2.6, running_on=True)
+    tail = committer.offer(words("después de comer, mi hermana trabaja"), 3.0, running_on=True)
+    assert tail.text == "después de comer,"
 
 
 def test_an_utterance_too_short_to_gain_from_pieces_is_heard_whole():
