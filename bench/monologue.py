@@ -130,10 +130,11 @@ def carrying_segments(sentences: list[str], segments: list[str]) -> list[int | N
         starts.append(len(ref))
         ref += _tokens(sentence)
         keys.append(max(starts[-1], len(ref) - 2))
-    hyp_owner = [i for i, text in enumerate(segments) for _ in _tokens(text)]
-    if not ref or not hyp_owner:
+    heard = [_tokens(text) for text in segments]
+    hyp = [t for tokens in heard for t in tokens]
+    hyp_owner = [i for i, tokens in enumerate(heard) for _ in tokens]  # heard word -> segment
+    if not ref or not hyp:
         return [None] * len(sentences)
-    hyp = [t for text in segments for t in _tokens(text)]
     aligned: list[int | None] = [None] * len(ref)  # script word -> heard word
     for chunk in jiwer.process_words(" ".join(ref), " ".join(hyp)).alignments[0]:
         if chunk.type in ("equal", "substitute"):

@@ -7,9 +7,9 @@ sentence end are committed. With no sentence end, they are committed up to the l
 (a comma, a colon) both decodes punctuate after :data:`MIN_CLAUSE_WORDS` words or more
 (:data:`MIN_NEXT_CLAUSE_WORDS` once part of the utterance is out, so that a sentence's short
 tail is not held until the next sentence's clause end): in speech that runs on, Whisper often
-writes a comma where a sentence ends. Failing that, up to
-the last agreed word after which the voice activity model heard the speaker pause. Failing
-that, once :data:`ANCHOR_AFTER_S` of audio wait, up to a clause end (punctuated, or a pause)
+writes a comma where a sentence ends. Failing that, up to the last agreed word after which the
+voice activity model heard the speaker pause. Failing that, once :data:`ANCHOR_AFTER_S` of
+audio wait, up to a clause end (punctuated, or a pause)
 that both decodes put at the same moment after the same words, whatever came before those and
 however each spelled the clause's last word (unclear speech makes Whisper guess a word
 differently each time). Failing that, in an utterance already heard in pieces (its speaker does
